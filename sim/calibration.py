@@ -1,0 +1,314 @@
+"""Fit the flow engine to the published national RTT series.
+
+What is fitted, on observed months up to a cutoff (default: the last 24):
+
+- clock starts, non-admitted activity and admitted clock stops per working
+  day: a log-linear trend (growth, with a Newey-West standard error), monthly
+  seasonal factors (ratio to a centred 12-month moving average, median over
+  years outside the pandemic), and an AR(1) residual;
+- other removals: the share of the list leaving without treatment each month,
+  derived from the published list change (list[t-1] + clock starts - completed
+  - list[t]), NHS England does not publish it;
+- the decision-to-admit share of non-admitted activity, from completed
+  admitted pathways and a constant admitted share of the list;
+- the priority profile (who gets treated): replaying the window through the
+  real model from the reconstructed list at its start, with the observed
+  flows, and minimising the error in % within 18 weeks, median, 92nd
+  percentile and long waits.
+
+The result is a :class:`~sim.config.CalibrationParams`, written as YAML.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from sim.calendar import parse_month, working_days_in_month
+from sim.config import CalibrationParams, FittedTrend, PriorityProfile
+from sim.engine.flow import ADMITTED, NONADMITTED
+from sim.engine.inputs import MonthlyInputs
+from sim.metrics import Geography, MetricCube
+from sim.model import NHSModel, previous_month
+from sim.scenarios.flows import N_ENGINE_BINS, hazard_by_month, month_range, other_removals_profile
+from sim.start_state import reconstruct_waiting_times
+
+# Pandemic months left out of seasonal factors (activity collapsed, then recovered).
+PANDEMIC = ("2020-03", "2021-06")
+DEFAULT_WINDOW_MONTHS = 24
+ADMITTED_RAMP = (0.5, 2.0)  # assumption: admitted share of a bin rises from 0.5x to 2x the mean by 52 weeks
+
+
+def working_days(months) -> np.ndarray:
+    return np.array([working_days_in_month(*parse_month(m)) for m in months], dtype=np.float64)
+
+
+def seasonal_factors(per_wd: pd.Series) -> list[float]:
+    """Median ratio to a centred 12-month moving average, by calendar month, mean 1."""
+    s = per_wd.dropna()
+    trend = s.rolling(12, center=True).mean().rolling(2).mean().shift(-1)
+    ratio = (s / trend).dropna()
+    ratio = ratio[(ratio.index < PANDEMIC[0]) | (ratio.index > PANDEMIC[1])]
+    by_month = ratio.groupby([parse_month(m)[1] for m in ratio.index]).median()
+    factors = np.array([by_month.get(k, 1.0) for k in range(1, 13)])
+    return [float(x) for x in factors / factors.mean()]
+
+
+def _newey_west_se(x: np.ndarray, resid: np.ndarray, lags: int = 3) -> float:
+    """HAC standard error of the slope of a simple regression (Bartlett kernel)."""
+    xc = x - x.mean()
+    s = np.sum((xc * resid) ** 2)
+    for lag in range(1, lags + 1):
+        w = 1.0 - lag / (lags + 1.0)
+        s += 2.0 * w * np.sum(xc[lag:] * resid[lag:] * xc[:-lag] * resid[:-lag])
+    return float(math.sqrt(s) / np.sum(xc**2))
+
+
+def fit_trend(per_wd: pd.Series, first: str, last: str, history: pd.Series | None = None) -> FittedTrend:
+    """Trend, growth s.e., seasonality and AR(1) shock of a per-working-day series."""
+    season = seasonal_factors(history if history is not None else per_wd)
+    window = per_wd.loc[first:last]
+    if window.isna().any() or len(window) < 12:
+        raise ValueError(f"need at least 12 complete months to fit a trend, got {window.notna().sum()}")
+    factor = np.array([season[parse_month(m)[1] - 1] for m in window.index])
+    y = np.log(window.to_numpy() / factor)
+    t = np.arange(len(y)) / 12.0
+    slope, intercept = np.polyfit(t, y, 1)
+    resid = y - (intercept + slope * t)
+    rho = float(np.corrcoef(resid[1:], resid[:-1])[0, 1]) if len(resid) > 3 else 0.0
+    return FittedTrend(
+        level_per_working_day=float(math.exp(intercept + slope * t[-1])),
+        growth_pct_per_year=float(100.0 * (math.exp(slope) - 1.0)),
+        growth_se_pct_per_year=float(100.0 * _newey_west_se(t, resid)),
+        seasonal_factors=season,
+        shock_sd_pct=float(100.0 * resid.std(ddof=2)),
+        shock_autocorrelation=float(np.clip(rho, -0.99, 0.99)),
+    )
+
+
+def derived_flows(obs: pd.DataFrame, months, admitted_share: float) -> pd.DataFrame:
+    """Observed monthly flows with other removals and decisions to admit derived.
+
+    Other removals = list[t-1] + clock starts - completed - list[t]. Decisions to
+    admit = admitted clock stops + the admitted share of other removals and of
+    the list's change (the admitted share held constant).
+    """
+    prev = [previous_month(m) for m in months]
+    df = pd.DataFrame(index=list(months))
+    df["wd"] = working_days(months)
+    df["list_prev"] = obs.loc[prev, "waiting_list"].to_numpy()
+    df["list"] = obs.loc[list(months), "waiting_list"].to_numpy()
+    df["starts"] = obs.loc[list(months), "clock_starts"].to_numpy()
+    df["admitted"] = obs.loc[list(months), "completed_admitted"].to_numpy()
+    df["nonadmitted"] = obs.loc[list(months), "completed_nonadmitted"].to_numpy()
+    df["other"] = df.list_prev + df.starts - df.admitted - df.nonadmitted - df.list
+    df["dta"] = df.admitted + admitted_share * (df.other + df.list - df.list_prev)
+    df["dta_share"] = df.dta / (df.dta + df.nonadmitted)
+    df["other_share"] = df.other / df.list_prev
+    if df[["starts", "admitted", "nonadmitted"]].isna().any().any():
+        raise ValueError(f"observed flows are missing in {months[0]}..{months[-1]}")
+    return df
+
+
+def national_start_stock(obs: pd.DataFrame, month: str, admitted_share: float,
+                         n_bins: int = N_ENGINE_BINS) -> tuple[np.ndarray, object]:
+    """``[stage, engine bin]`` national list at the census of ``month``, and its reconstruction."""
+    row = obs.loc[month]
+    rec = reconstruct_waiting_times(
+        row.waiting_list, row.pct_within_18w, row.median_weeks, row.p92_weeks, row.over_52w,
+        row.over_65w, row.over_78w, row.over_104w, n_bins=n_bins - 1,
+    )
+    total = np.zeros(n_bins)
+    total[1:] = rec.counts  # engine bin b holds waits of b-1 to b weeks at a census just after ageing
+    return split_stages(total, admitted_share), rec
+
+
+def split_stages(total: np.ndarray, admitted_share: float) -> np.ndarray:
+    """Split a list by bin into stages; the admitted share rises with weeks waited (assumption)."""
+    weeks = np.maximum(np.arange(total.size) - 0.5, 0.0)
+    lo, hi = ADMITTED_RAMP
+    ramp = lo + (hi - lo) * np.minimum(weeks, 52.0) / 52.0
+    c = admitted_share * total.sum() / max(float((total * ramp).sum()), 1e-12)
+    adm = total * np.minimum(c * ramp, 1.0)
+    return np.stack([total - adm, adm])
+
+
+def single_row_geography() -> Geography:
+    one = np.zeros(1, dtype=np.int64)
+    return Geography(one, one, ("ENG",), one, ("ENG",), one, ("ENG",), ("all",))
+
+
+def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, admitted_share: float,
+           thresholds: list[float | None] | None = None) -> MetricCube:
+    """Run the model through observed months with the observed flows (one national row)."""
+    months = month_range(first, last)
+    flows = derived_flows(obs, months, admitted_share)
+    stock, _ = national_start_stock(obs, previous_month(first), admitted_share)
+    one = lambda col: (flows[col] / flows.wd).to_numpy()[None, :]  # noqa: E731
+    inputs = MonthlyInputs(
+        months=months,
+        clock_starts_per_wd=one("starts"),
+        nonadmitted_activity_per_wd=((flows.nonadmitted + flows.dta) / flows.wd).to_numpy()[None, :],
+        admitted_activity_per_wd=one("admitted"),
+        dta_share=flows.dta_share.to_numpy()[None, :],
+        other_removals_share=flows.other_share.to_numpy()[None, :],
+        validation_share=np.zeros((1, len(months))),
+        validation_min_bin=0,
+        row_demand_share=np.ones(1),
+        row_capacity_share=np.ones((1, 1)),
+        hazard=hazard_by_month(priority, thresholds or [None] * len(months)),
+        other_profile=other_removals_profile(priority),
+    )
+    model = NHSModel(single_row_geography(), stock[None, None].astype(np.float32), inputs,
+                     np.zeros(1, dtype=np.int64), np.random.default_rng(0))
+    return model.run()
+
+
+# Tolerances that make each metric's error comparable (one unit = an error worth noticing).
+FIT_SCALES = {
+    "rtt_within_18w_pct": ("diff", 0.5),
+    "rtt_median_weeks": ("diff", 0.3),
+    "rtt_p92_weeks": ("diff", 1.0),
+    "rtt_over_52w": ("log", 0.05),
+    "rtt_over_65w": ("log", 0.15),
+    "rtt_over_78w": ("log", 0.25),
+}
+OBSERVED_COLUMN = {
+    "rtt_waiting_list": "waiting_list", "rtt_within_18w_pct": "pct_within_18w", "rtt_median_weeks": "median_weeks",
+    "rtt_p92_weeks": "p92_weeks", "rtt_over_52w": "over_52w", "rtt_over_65w": "over_65w", "rtt_over_78w": "over_78w",
+    "rtt_over_104w": "over_104w",
+}
+
+
+def national_series(cube: MetricCube, metric: str, replication: int = 0) -> pd.Series:
+    """One metric's national trajectory, indexed by month ``YYYY-MM``."""
+    s = cube.series_index("national", "ENG")
+    values = cube.values[replication, s, cube.metric_index(metric)]
+    return pd.Series(values, index=[d[:7] for d in cube.dates])
+
+
+def fit_errors(cube: MetricCube, obs: pd.DataFrame) -> dict[str, float]:
+    """RMSE per metric over the simulated months (percentage points, weeks or log ratio)."""
+    out = {}
+    for metric, (kind, _) in FIT_SCALES.items():
+        sim = national_series(cube, metric).iloc[1:]
+        o = obs.loc[sim.index, OBSERVED_COLUMN[metric]]
+        err = np.log(sim / o) if kind == "log" else sim - o
+        out[metric] = float(np.sqrt(np.nanmean(np.asarray(err, dtype=float) ** 2)))
+    sim = national_series(cube, "rtt_waiting_list").iloc[1:]
+    out["rtt_waiting_list_pct"] = float(100 * np.sqrt(np.mean((sim / obs.loc[sim.index, "waiting_list"] - 1) ** 2)))
+    return out
+
+
+# Each parameter is searched inside a plausible range through a logistic map.
+_PARAM_RANGES = {
+    "urgent_amplitude": (0.0, 50.0),
+    "urgent_weeks": (0.5, 26.0),
+    "in_turn_nonadmitted": (0.0, 20.0),
+    "in_turn_admitted": (0.0, 20.0),
+    "long_wait_priority": (0.0, 100.0),
+    "long_wait_lead_weeks": (0.0, 26.0),
+    "other_removals_slope": (0.0, 10.0),
+}
+_START = {"urgent_amplitude": 4.0, "urgent_weeks": 3.0, "in_turn_nonadmitted": 1.0, "in_turn_admitted": 1.0,
+          "long_wait_priority": 5.0, "long_wait_lead_weeks": 8.0, "other_removals_slope": 0.5}
+
+
+def _profile(x: np.ndarray) -> PriorityProfile:
+    values = {}
+    for xi, (name, (lo, hi)) in zip(x, _PARAM_RANGES.items()):
+        values[name] = float(lo + (hi - lo) / (1.0 + math.exp(-float(np.clip(xi, -30, 30)))))
+    return PriorityProfile(**values)
+
+
+def _unprofile(values: dict[str, float]) -> np.ndarray:
+    out = []
+    for name, (lo, hi) in _PARAM_RANGES.items():
+        u = min(max((values[name] - lo) / (hi - lo), 1e-6), 1 - 1e-6)
+        out.append(math.log(u / (1 - u)))
+    return np.array(out)
+
+
+def long_wait_thresholds(targets: pd.DataFrame, months) -> list[float | None]:
+    """The long-wait threshold being chased each month: the target with the nearest deadline.
+
+    Uses the zero-tolerance historical targets (``rtt_over_XXw <= 0``) and the
+    52-week share target; after the last deadline the last threshold stays.
+    """
+    rows = targets[targets.metric.str.match(r"^rtt_over_\d+w(_pct)?$")]
+    drives = sorted((r.deadline, float(r.metric.split("_")[2][:-1])) for r in rows.itertuples())
+    out = []
+    for m in months:
+        ahead = [w for deadline, w in drives if deadline >= m]
+        out.append(ahead[0] if ahead else (drives[-1][1] if drives else None))
+    return out
+
+
+def fit_priority(obs: pd.DataFrame, first: str, last: str, admitted_share: float,
+                 thresholds: list[float | None], max_evaluations: int = 500) -> tuple[PriorityProfile, dict[str, float]]:
+    """Least-squares fit of the priority profile by replaying the window."""
+    def loss(x: np.ndarray) -> float:
+        errs = fit_errors(replay(obs, first, last, _profile(x), admitted_share, thresholds), obs)
+        return sum((errs[m] / scale) ** 2 for m, (_, scale) in FIT_SCALES.items())
+
+    best = minimize(loss, _unprofile(_START), method="Nelder-Mead",
+                    options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-4})
+    profile = _profile(best.x)
+    return profile, fit_errors(replay(obs, first, last, profile, admitted_share, thresholds), obs)
+
+
+def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str, data_vintage: str,
+              admitted_share: float, admitted_share_source: str, window_months: int = DEFAULT_WINDOW_MONTHS,
+              max_evaluations: int = 500) -> CalibrationParams:
+    """Fit every calibrated parameter to observed months ending at ``last``."""
+    if last not in obs.index:
+        raise ValueError(f"no observed data for {last}")
+    months = month_range(month_range_start(last, window_months), last)
+    first = months[0]
+    history = obs.loc[:last]
+    wd_all = pd.Series(working_days(history.index), index=history.index)
+    flows = derived_flows(obs, months, admitted_share)
+    hist_flows = history[["clock_starts", "completed_admitted", "completed_nonadmitted"]].div(wd_all, axis=0)
+    nonadm_wd = (flows.nonadmitted + flows.dta) / flows.wd
+    thresholds = long_wait_thresholds(targets, months)
+    priority, fit = fit_priority(obs, first, last, admitted_share, thresholds, max_evaluations)
+    other_pct = 100.0 * flows.other_share
+    return CalibrationParams(
+        name=name,
+        data_vintage=data_vintage,
+        fit_first_month=first,
+        fit_last_month=last,
+        clock_starts=fit_trend(hist_flows.clock_starts, first, last, history=hist_flows.clock_starts),
+        nonadmitted_activity=fit_trend(nonadm_wd, first, last, history=hist_flows.completed_nonadmitted),
+        admitted_activity=fit_trend(hist_flows.completed_admitted, first, last, history=hist_flows.completed_admitted),
+        dta_share=float(flows.dta_share.mean()),
+        admitted_share_of_list=admitted_share,
+        admitted_share_source=admitted_share_source,
+        other_removals_pct_per_month=float(other_pct.mean()),
+        other_removals_se_pct_per_month=float(other_pct.std(ddof=1)),
+        priority=priority,
+        fit=fit,
+    )
+
+
+def month_range_start(last: str, n_months: int) -> str:
+    y, m = parse_month(last)
+    k = y * 12 + (m - 1) - (n_months - 1)
+    return f"{k // 12:04d}-{k % 12 + 1:02d}"
+
+
+def write_calibration(calib: CalibrationParams, path: Path) -> None:
+    """Write a calibration as commented YAML (deterministic key order)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"# Written by `sim calibrate` from {calib.data_vintage}.\n"
+                 f"# Fitted on {calib.fit_first_month}..{calib.fit_last_month}; see docs/VALIDATION.md.\n")
+        yaml.dump(calib.model_dump(mode="json"), fh)

@@ -1,0 +1,154 @@
+"""The `sim` command: parse, call, set the exit code. No modelling logic here.
+
+Exit codes: 0 success; 1 a verification found problems or an internal error;
+2 bad input (scenario, data or options); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sim.errors import InputError
+
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail_input(err: InputError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+class _Guard:
+    """Turn known failures into clean messages and exit codes (tracebacks only with SIM_DEBUG=1)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, (SystemExit, click.exceptions.Exit, click.ClickException, click.Abort)):
+            return False
+        if isinstance(exc, InputError):
+            _fail_input(exc)
+        if isinstance(exc, FileExistsError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        if isinstance(exc, KeyboardInterrupt):
+            click.echo("interrupted: no finished run was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        if os.environ.get("SIM_DEBUG"):
+            return False
+        click.echo(f"internal error: {type(exc).__name__}: {exc}\n(set SIM_DEBUG=1 for the traceback; "
+                   "please report it with the scenario file)", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nhs-reform-sim")
+def main() -> None:
+    """Simulate NHS England reform scenarios against the waiting-time commitments."""
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--reps", type=click.IntRange(0, 100_000), help="Monte Carlo replications (overrides the file).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Root seed (overrides the file).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The run folder itself (default: outputs/<scenario>/<run_id>/).")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: all cores).")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), help="Replications per batch (default: automatic).")
+@click.option("--start", help="First simulated month YYYY-MM (overrides the file).")
+@click.option("--end", help="Last simulated month YYYY-MM (overrides the file).")
+@click.option("--keep", multiple=True, type=click.Choice(["national", "region", "icb", "trust"]),
+              help="Levels whose every replication goes to trajectories.parquet (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder (only once the new one is complete).")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, overwrite, quiet) -> None:
+    """Run a scenario and write its results folder."""
+    with _Guard():
+        from sim.pipeline import execute_run
+
+        overrides = {"replications": reps, "seed": seed, "start": start, "end": end}
+        result = execute_run(scenario_file, overrides, out_dir=out_dir, jobs=jobs, batch_size=batch_size,
+                             keep=list(keep) or None, overwrite=overwrite, quiet=quiet)
+        if not quiet:
+            click.echo(f"results: {result}")
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+def validate(scenario_file) -> None:
+    """Check a scenario file (schema, dates against the data, calibration, trusts file)."""
+    with _Guard():
+        from sim.config import load_scenario
+        from sim.runner import plan_run
+
+        scenario, doc = load_scenario(scenario_file)
+        plan = plan_run(scenario, doc)
+        click.echo(f"{scenario_file}: OK ({scenario.name}: {scenario.start} to {scenario.end}, "
+                   f"{scenario.replications} replications, {plan.rows.geography.n_rows} trust x specialty rows)")
+
+
+@main.command()
+def schema() -> None:
+    """Print the scenario file's JSON schema (every key, its type, bounds and meaning)."""
+    from sim.config import Scenario
+
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@main.command()
+@click.option("--cutoff", default="2025-03", show_default=True, help="Last observed month used (YYYY-MM).")
+@click.option("--window", default=24, show_default=True, type=click.IntRange(12, 120), help="Months fitted.")
+@click.option("--name", help="Calibration name (default: national_<cutoff>).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: configs/calibration/<name>.yaml).")
+@click.option("--max-evaluations", default=500, show_default=True, type=click.IntRange(10, 100_000))
+def calibrate(cutoff, window, name, out_path, max_evaluations) -> None:
+    """Fit the flow engine to the shipped national RTT series up to a cutoff."""
+    with _Guard():
+        from sim.pipeline import run_calibration
+
+        name = name or f"national_{cutoff}"
+        out_path = out_path or Path("configs") / "calibration" / f"{name}.yaml"
+        calib = run_calibration(cutoff, window, name, out_path, max_evaluations)
+        click.echo(f"wrote {out_path} (fit {calib.fit_first_month}..{calib.fit_last_month}; RMSE: "
+                   + ", ".join(f"{k} {v:.3g}" for k, v in calib.fit.items()) + ")")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def verify(run_dir) -> None:
+    """Check a run folder's files against its manifest."""
+    from sim.results import verify_run
+
+    problems = verify_run(run_dir)
+    for p in problems:
+        click.echo(f"{run_dir}: {p}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{run_dir}: OK")
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="Small sizes (seconds), as CI runs them.")
+@click.option("--case", "cases", multiple=True, help="Run only these cases (repeatable).")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("benchmarks") / "results", show_default=True)
+def bench(quick, cases, repeats, results_dir) -> None:
+    """Time the benchmark cases and append JSON lines to benchmarks/results/."""
+    with _Guard():
+        from sim.bench import run_cases
+
+        for line in run_cases(quick=quick, cases=list(cases) or None, repeats=repeats, results_dir=results_dir):
+            click.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,313 @@
+"""The scenario file schema (pydantic v2, strict) and its loader.
+
+A scenario is validated once, here, at the boundary: everything downstream may
+trust it. Unknown keys, wrong types, out-of-range values and impossible dates
+are refused with the file, line, key path, value, what is allowed and a
+did-you-mean (see :mod:`sim.errors`). Parameters left unset (``null``) take the
+value fitted in the calibration file the scenario names.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.distributions import Param, support
+from sim.errors import InputError, did_you_mean, from_validation_error
+from sim.yamlio import LoadedDocument, load_document, load_scenario_document
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_MONTH = "2007-04"  # first month of the shipped RTT series
+LAST_MONTH = "2040-03"
+
+
+def _check_month(value: str) -> str:
+    m = _MONTH.match(value)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"{value!r} is not a month; write YYYY-MM, e.g. 2026-04")
+    if not FIRST_MONTH <= value <= LAST_MONTH:
+        raise ValueError(f"month {value} is outside the supported range {FIRST_MONTH} to {LAST_MONTH}")
+    return value
+
+
+Month = Annotated[str, AfterValidator(_check_month)]
+
+
+def _in_range(low: float, high: float, unit: str):
+    """A validator refusing a value, or a distribution's support, outside [low, high]."""
+
+    def check(p: Param) -> Param:
+        lo, hi = support(p)
+        if lo < low or hi > high:
+            what = f"value {lo:g}" if lo == hi else f"distribution support [{lo:g}, {hi:g}]"
+            raise ValueError(f"{what} is outside the allowed range {low:g} to {high:g} ({unit})")
+        return p
+
+    return AfterValidator(check)
+
+
+def Ranged(low: float, high: float, unit: str):  # noqa: N802 - reads as a type
+    return Annotated[Param, _in_range(low, high, unit)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorldConfig(_Model):
+    """Which trusts and waiting lists the run starts from."""
+
+    trusts_csv: Optional[str] = Field(
+        None,
+        description="Your own trusts CSV (org_code, treatment_function_code, waiting_list) instead of the "
+        "shipped proxy; path relative to the scenario file. The run then starts from exactly these lists.",
+    )
+    trust_capacity_variation_pct: Ranged(0, 50, "percent") = Field(
+        5.0,
+        description="Standard deviation (%) of a persistent per-trust capacity multiplier drawn once per "
+        "replication (trusts differ in how well they keep pace). Assumption: no trust-level RTT data is shipped.",
+    )
+
+
+class DemandConfig(_Model):
+    """RTT clock starts (new referrals to consultant-led treatment)."""
+
+    growth_pct_per_year: Optional[Ranged(-20, 30, "percent per year")] = Field(
+        None, description="Growth of clock starts per working day, % a year. Default: the calibration's fitted trend."
+    )
+    shock_sd_pct: Optional[float] = Field(
+        None, ge=0, le=20, description="Sd (%) of the monthly AR(1) shock to clock starts. Default: calibration."
+    )
+    shock_autocorrelation: Optional[float] = Field(
+        None, ge=0, le=0.99, description="Month-to-month autocorrelation of the demand shock. Default: calibration."
+    )
+
+
+class CapacityConfig(_Model):
+    """Elective activity: non-admitted (outpatient) and admitted (theatre) clock stops."""
+
+    nonadmitted_growth_pct_per_year: Optional[Ranged(-20, 30, "percent per year")] = Field(
+        None, description="Growth of non-admitted activity per working day, % a year. Default: calibration."
+    )
+    admitted_growth_pct_per_year: Optional[Ranged(-20, 30, "percent per year")] = Field(
+        None, description="Growth of admitted activity per working day, % a year. Default: calibration."
+    )
+    shock_sd_pct: Optional[float] = Field(
+        None, ge=0, le=20, description="Sd (%) of the monthly AR(1) shock to activity. Default: calibration."
+    )
+    shock_autocorrelation: Optional[float] = Field(
+        None, ge=0, le=0.99, description="Month-to-month autocorrelation of the activity shock. Default: calibration."
+    )
+
+
+class RemovalsConfig(_Model):
+    """Pathways that leave the list without treatment (outside any validation programme)."""
+
+    other_removals_pct_per_month: Optional[Ranged(0, 20, "percent of the list per month")] = Field(
+        None, description="Other removals as % of the list a month. Default: calibration (derived from the "
+        "published list change, clock starts and completed pathways)."
+    )
+
+
+class ValidationPolicy(_Model):
+    """A dated validation programme: extra removals of pathways found not to need treatment."""
+
+    enabled: bool = True
+    start: Month = Field(description="First month of the programme (YYYY-MM).")
+    end: Month = Field(description="Last month of the programme (YYYY-MM).")
+    removals_pct_of_list: Ranged(0, 50, "percent") = Field(
+        description="Share (%) of pathways waiting at least min_weeks_waited removed over the whole programme."
+    )
+    min_weeks_waited: int = Field(12, ge=0, le=104, description="Validation reaches pathways waiting at least this many weeks.")
+
+    @model_validator(mode="after")
+    def _dates(self) -> "ValidationPolicy":
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class LongWaitStep(_Model):
+    start: Month = Field(description="Month from which this threshold is chased (YYYY-MM).")
+    weeks: Optional[float] = Field(description="Long-wait threshold in weeks (e.g. 52), or null for no drive.",
+                                   ge=18, le=104)
+
+
+class LongWaitDrive(_Model):
+    """Priority for pathways approaching the long-wait threshold in force (as fitted in calibration)."""
+
+    schedule: list[LongWaitStep] = Field(min_length=1, description="Thresholds in date order.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LongWaitDrive":
+        starts = [step.start for step in self.schedule]
+        if starts != sorted(set(starts)):
+            raise ValueError(f"schedule start months must be in increasing order without repeats, got {starts}")
+        return self
+
+
+class Policies(_Model):
+    """One block per reform lever; a lever that is absent is off."""
+
+    validation: Optional[ValidationPolicy] = None
+    long_wait_drive: Optional[LongWaitDrive] = None
+
+
+class OutputConfig(_Model):
+    keep_levels: list[Literal["national", "region", "icb", "trust"]] = Field(
+        default_factory=lambda: ["national", "region", "icb"],
+        description="Levels whose every replication goes to trajectories.parquet (all levels go to summary.csv).",
+    )
+    plots: bool = Field(True, description="Write fan charts to plots/.")
+
+
+class Scenario(_Model):
+    """A reform scenario: what to simulate, for how long, with how much uncertainty."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short name; used in output paths.")
+    description: str = ""
+    start: Month = Field("2025-04", description="First simulated month; the state is the published position of the month before.")
+    end: Month = Field("2035-03", description="Last simulated month (inclusive).")
+    replications: int = Field(100, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0, the point estimate).")
+    seed: int = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
+    batch_size: Optional[int] = Field(None, ge=1, le=10_000, description="Replications per batch (default: chosen from the run size).")
+    calibration: str = Field(
+        "national_2025-03",
+        description="A shipped calibration name, or a path (ending .yaml) to a calibration file written by sim calibrate.",
+    )
+    world: WorldConfig = Field(default_factory=WorldConfig)
+    demand: DemandConfig = Field(default_factory=DemandConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    removals: RemovalsConfig = Field(default_factory=RemovalsConfig)
+    policies: Policies = Field(default_factory=Policies)
+    outputs: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _horizon(self) -> "Scenario":
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Scenario, LoadedDocument]:
+    """Read, merge (``extends:``) and validate a scenario file.
+
+    Args:
+        path: the scenario YAML.
+        overrides: top-level values from the command line (e.g. ``{"replications": 10}``),
+            applied after the file and validated the same way.
+
+    Returns:
+        The validated scenario and the merged document (for locating later errors).
+
+    Raises:
+        InputError: anything wrong with the file or the overrides.
+    """
+    doc = load_scenario_document(Path(path))
+    data = dict(doc.data)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = from_validation_error(exc, doc, Scenario)
+        top = (err.key_path or "").split(".")[0].split("[")[0]
+        if (overrides or {}).get(top) is not None:
+            err = err.replace(file="command line", line=None, key_path=f"--{_OPTION_OF.get(top, top)}")
+        raise err from None
+    return scenario, doc
+
+
+_OPTION_OF = {"replications": "reps"}
+
+
+def resolve_path(doc: LoadedDocument, key_path: tuple, value: str) -> Path:
+    """A path given in a scenario, relative to the file that set it."""
+    file, _ = doc.locate(key_path)
+    base = Path(file).parent if file else Path.cwd()
+    p = Path(value)
+    return p if p.is_absolute() else (base / p)
+
+
+def scenario_error(doc: LoadedDocument, key_path: tuple, value: object, problem: str, allowed: str | None = None) -> InputError:
+    """An InputError for a problem found after schema validation (e.g. against the data)."""
+    file, line = doc.locate(key_path)
+    return InputError(file=file, line=line, key_path=".".join(str(k) for k in key_path), value=value,
+                      problem=problem, allowed=allowed)
+
+
+class FittedTrend(_Model):
+    """A flow's level and trend per working day, fitted by least squares."""
+
+    level_per_working_day: float = Field(gt=0, description="Deseasonalised trend value in the last fitted month.")
+    growth_pct_per_year: float = Field(description="Fitted trend growth, % a year.")
+    growth_se_pct_per_year: float = Field(ge=0, description="Newey-West standard error of the growth.")
+    seasonal_factors: list[float] = Field(min_length=12, max_length=12,
+                                          description="Per-working-day factor for January..December (mean 1).")
+    shock_sd_pct: float = Field(ge=0, description="Sd (%) of the monthly residual (AR(1), stationary).")
+    shock_autocorrelation: float = Field(ge=-0.99, le=0.99)
+
+
+class PriorityProfile(_Model):
+    """Relative priority of a pathway by weeks waited: urgent + flat + in turn + long-wait push."""
+
+    urgent_amplitude: float = Field(ge=0, description="Extra priority at referral (urgent/2WW, discharge at first appointment).")
+    urgent_weeks: float = Field(gt=0, description="Weeks over which the urgent term decays (e-folding).")
+    in_turn_nonadmitted: float = Field(ge=0, description="Extra priority at 52 weeks, rising linearly, non-admitted stage.")
+    in_turn_admitted: float = Field(ge=0, description="Extra priority at 52 weeks, rising linearly, admitted stage.")
+    long_wait_priority: float = Field(ge=0, description="Extra priority for pathways near or over the long-wait target in force.")
+    long_wait_lead_weeks: float = Field(ge=0, le=52, description="Weeks before the long-wait threshold at which the push starts.")
+    other_removals_slope: float = Field(ge=0, description="Other removals' rate at 52 weeks relative to week 0, minus 1.")
+
+
+class CalibrationParams(_Model):
+    """A calibration file: what `sim calibrate` fitted, on which data, how well."""
+
+    name: str
+    data_vintage: str = Field(description="Source and edition of the observed series.")
+    fit_first_month: Month
+    fit_last_month: Month
+    clock_starts: FittedTrend
+    nonadmitted_activity: FittedTrend
+    admitted_activity: FittedTrend
+    dta_share: float = Field(gt=0, lt=1, description="Share of non-admitted activity that is a decision to admit.")
+    admitted_share_of_list: float = Field(gt=0, lt=1, description="Share of the list with a decision to admit (source in file).")
+    admitted_share_source: str
+    other_removals_pct_per_month: float = Field(ge=0, le=20)
+    other_removals_se_pct_per_month: float = Field(ge=0)
+    priority: PriorityProfile
+    fit: dict[str, float] = Field(default_factory=dict, description="Fit statistics (RMSE per metric over the window).")
+
+
+def shipped_calibrations() -> list[str]:
+    """Names of the calibrations shipped in the package."""
+    folder = resources.files("sim.data") / "calibration"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_calibration(ref: str, doc: LoadedDocument | None = None) -> CalibrationParams:
+    """Load a calibration by shipped name or by path (relative to the scenario file that named it).
+
+    Raises:
+        InputError: unknown name, unreadable file or a file that does not fit the schema.
+    """
+    if ref.endswith((".yaml", ".yml")):
+        path = resolve_path(doc, ("calibration",), ref) if doc is not None else Path(ref)
+    else:
+        names = shipped_calibrations()
+        if ref not in names:
+            file, line = doc.locate(("calibration",)) if doc is not None else (None, None)
+            raise InputError(file=file, line=line, key_path="calibration", value=ref,
+                             problem="is not a shipped calibration", allowed=", ".join(names) + ", or a path to a .yaml file",
+                             suggestion=did_you_mean(ref, names))
+        path = Path(str(resources.files("sim.data") / "calibration" / f"{ref}.yaml"))
+    cal_doc = load_document(path)
+    try:
+        return CalibrationParams.model_validate(cal_doc.data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, cal_doc, CalibrationParams) from None

@@ -1,0 +1,260 @@
+"""The RTT flow engine: waiting lists as stocks by weeks waited, stepped in time.
+
+State: ``stock[replication, row, stage, bin]`` (float32), where a row is one
+trust x treatment-function pair, stage 0 is the non-admitted stage (before a
+decision to admit) and stage 1 the admitted stage (after it), and bin ``b``
+holds pathways that have been ageing for ``b`` completed engine weeks (the last
+bin is open-ended: 104 weeks and over with 105 bins).
+
+One call of :func:`advance` moves every row through a sub-step of the weekly
+calendar (a whole week, or the part of a week up to a month-end census):
+
+1. clock starts enter bin 0 of the non-admitted stage;
+2. non-admitted activity removes pathways by the priority policy; a share of
+   what it removes are decisions to admit, which move to the admitted stage in
+   the same bin (the clock keeps running), the rest are clock stops;
+3. admitted activity (theatre capacity) removes admitted pathways by the same
+   policy with its own profile: these are admitted clock stops;
+4. other (non-treatment) removals: a baseline rate shaped by weeks waited, plus
+   validation removals on pathways waiting at least a given number of weeks;
+5. at a week boundary the bins age by one week (a shift; the last bin
+   accumulates).
+
+Priority policy: activity is shared over bins in proportion to
+``stock[b] * hazard[b]``: a clinical-priority term (urgent referrals seen soon
+after referral), a flat term and a treat-in-turn term that rises with weeks
+waited. A bin is never emptied beyond its stock; the activity it cannot use is
+shared among the others. Activity left when a row's list is empty is unused.
+
+Engines are mechanics only: arrays in, arrays out, no policy, no I/O, no
+random numbers. The numba kernel is the production path; :func:`advance_numpy`
+is the plain reference it is tested against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NONADMITTED = 0
+ADMITTED = 1
+N_STAGES = 2
+
+# Accumulator columns (per replication and row), summed until the month-end census.
+ACC_CLOCK_STARTS = 0
+ACC_STOPS_NONADMITTED = 1
+ACC_STOPS_ADMITTED = 2
+ACC_DECISIONS_TO_ADMIT = 3
+ACC_OTHER_REMOVALS = 4
+N_ACC = 5
+
+
+@njit(cache=True, inline="always")
+def _share_activity(stock, hazard, activity, out):
+    """Fill ``out`` with removals per bin summing to min(activity, stock total)."""
+    n_bins = stock.shape[0]
+    total = 0.0
+    for b in range(n_bins):
+        out[b] = 0.0
+        total += stock[b]
+    if activity <= 0.0 or total <= 0.0:
+        return 0.0
+    if activity >= total:
+        for b in range(n_bins):
+            out[b] = stock[b]
+        return total
+    remaining = activity
+    # Saturated bins give up their stock and leave the sharing; at most a few passes.
+    for _ in range(n_bins):
+        weight = 0.0
+        for b in range(n_bins):
+            if out[b] < stock[b]:
+                weight += (stock[b] - out[b]) * hazard[b]
+        if weight <= 0.0 or remaining <= 0.0:
+            break
+        k = remaining / weight
+        saturated = False
+        for b in range(n_bins):
+            if out[b] < stock[b] and k * hazard[b] >= 1.0:
+                saturated = True
+        if not saturated:
+            for b in range(n_bins):
+                if out[b] < stock[b]:
+                    out[b] += (stock[b] - out[b]) * k * hazard[b]
+            remaining = 0.0
+            break
+        for b in range(n_bins):
+            if out[b] < stock[b] and k * hazard[b] >= 1.0:
+                remaining -= stock[b] - out[b]
+                out[b] = stock[b]
+    return activity - max(remaining, 0.0)
+
+
+@njit(cache=True)
+def _advance_kernel(
+    stock,
+    clock_starts,
+    nonadmitted_activity,
+    admitted_activity,
+    dta_share,
+    other_rate,
+    validation_rate,
+    validation_min_bin,
+    hazard,
+    other_profile,
+    age,
+    acc,
+):
+    n_reps, n_rows, _, n_bins = stock.shape
+    removed = np.empty(n_bins)
+    level = np.empty(n_bins)
+    for r in range(n_reps):
+        dta = dta_share[r]
+        for i in range(n_rows):
+            acc[r, i, ACC_CLOCK_STARTS] += clock_starts[r, i]
+            stock[r, i, NONADMITTED, 0] += clock_starts[r, i]
+
+            for b in range(n_bins):
+                level[b] = stock[r, i, NONADMITTED, b]
+            _share_activity(level, hazard[NONADMITTED], nonadmitted_activity[r, i], removed)
+            for b in range(n_bins):
+                moved = removed[b] * dta
+                stock[r, i, NONADMITTED, b] = max(level[b] - removed[b], 0.0)
+                stock[r, i, ADMITTED, b] += moved
+                acc[r, i, ACC_DECISIONS_TO_ADMIT] += moved
+                acc[r, i, ACC_STOPS_NONADMITTED] += removed[b] - moved
+
+            for b in range(n_bins):
+                level[b] = stock[r, i, ADMITTED, b]
+            _share_activity(level, hazard[ADMITTED], admitted_activity[r, i], removed)
+            for b in range(n_bins):
+                stock[r, i, ADMITTED, b] = max(level[b] - removed[b], 0.0)
+                acc[r, i, ACC_STOPS_ADMITTED] += removed[b]
+
+            for s in range(N_STAGES):
+                total = 0.0
+                weighted = 0.0
+                for b in range(n_bins):
+                    total += stock[r, i, s, b]
+                    weighted += stock[r, i, s, b] * other_profile[b]
+                k = other_rate[r] * total / weighted if weighted > 0.0 else 0.0
+                for b in range(n_bins):
+                    frac = k * other_profile[b]
+                    if b >= validation_min_bin:
+                        frac += validation_rate[r]
+                    frac = min(frac, 1.0)
+                    gone = stock[r, i, s, b] * frac
+                    acc[r, i, ACC_OTHER_REMOVALS] += gone
+                    stock[r, i, s, b] -= gone
+
+            if age:
+                for s in range(N_STAGES):
+                    stock[r, i, s, n_bins - 1] += stock[r, i, s, n_bins - 2]
+                    for b in range(n_bins - 2, 0, -1):
+                        stock[r, i, s, b] = stock[r, i, s, b - 1]
+                    stock[r, i, s, 0] = 0.0
+
+
+def advance(
+    stock: np.ndarray,
+    acc: np.ndarray,
+    *,
+    clock_starts: np.ndarray,
+    nonadmitted_activity: np.ndarray,
+    admitted_activity: np.ndarray,
+    dta_share: np.ndarray,
+    other_rate: np.ndarray,
+    validation_rate: np.ndarray,
+    validation_min_bin: int,
+    hazard: np.ndarray,
+    other_profile: np.ndarray,
+    age: bool,
+) -> None:
+    """Move every row through one sub-step, in place.
+
+    Args:
+        stock: float32 ``[rep, row, stage, bin]`` pathways on the list.
+        acc: float64 ``[rep, row, N_ACC]`` flow accumulators (added to).
+        clock_starts: float64 ``[rep, row]`` new pathways in this sub-step.
+        nonadmitted_activity: float64 ``[rep, row]`` non-admitted removals available
+            (clock stops plus decisions to admit) in this sub-step.
+        admitted_activity: float64 ``[rep, row]`` admitted clock stops available.
+        dta_share: float64 ``[rep]`` share of non-admitted activity that is a
+            decision to admit rather than a clock stop.
+        other_rate: float64 ``[rep]`` other removals in this sub-step as a share of
+            the list (the shape over bins comes from ``other_profile``).
+        validation_rate: float64 ``[rep]`` extra share removed from each bin at or
+            beyond ``validation_min_bin`` in this sub-step.
+        validation_min_bin: first bin that validation reaches.
+        hazard: float64 ``[stage, bin]`` relative priority of each bin.
+        other_profile: float64 ``[bin]`` relative rate of other removals by bin.
+        age: whether this sub-step ends a week (bins shift by one).
+    """
+    _advance_kernel(
+        stock,
+        clock_starts,
+        nonadmitted_activity,
+        admitted_activity,
+        dta_share,
+        other_rate,
+        validation_rate,
+        validation_min_bin,
+        hazard,
+        other_profile,
+        age,
+        acc,
+    )
+
+
+def _share_activity_numpy(stock: np.ndarray, hazard: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Reference for the kernel's priority policy, vectorised over leading axes."""
+    stock = stock.astype(np.float64)
+    out = np.zeros_like(stock)
+    total = stock.sum(axis=-1)
+    remaining = np.minimum(activity, total)
+    for _ in range(stock.shape[-1]):
+        open_ = out < stock
+        weight = ((stock - out) * hazard * open_).sum(axis=-1)
+        active = (remaining > 0) & (weight > 0)
+        if not active.any():
+            break
+        k = np.where(active, remaining / np.where(weight > 0, weight, 1.0), 0.0)[..., None]
+        saturate = open_ & (k * hazard >= 1.0) & active[..., None]
+        unsaturated_rows = active & ~saturate.any(axis=-1)
+        take = np.where(open_ & unsaturated_rows[..., None], (stock - out) * k * hazard, 0.0)
+        out += take
+        remaining = np.where(unsaturated_rows, 0.0, remaining)
+        gained = np.where(saturate, stock - out, 0.0)
+        out = np.where(saturate, stock, out)
+        remaining = remaining - gained.sum(axis=-1)
+    return out
+
+
+def advance_numpy(stock, acc, *, clock_starts, nonadmitted_activity, admitted_activity, dta_share,
+                  other_rate, validation_rate, validation_min_bin, hazard, other_profile, age) -> None:
+    """Plain numpy reference of :func:`advance` (slow; for tests only)."""
+    work = stock.astype(np.float64)
+    acc[..., ACC_CLOCK_STARTS] += clock_starts
+    work[:, :, NONADMITTED, 0] += clock_starts
+    removed = _share_activity_numpy(work[:, :, NONADMITTED], hazard[NONADMITTED], nonadmitted_activity)
+    moved = removed * dta_share[:, None, None]
+    work[:, :, NONADMITTED] = np.maximum(work[:, :, NONADMITTED] - removed, 0.0)
+    work[:, :, ADMITTED] += moved
+    acc[..., ACC_DECISIONS_TO_ADMIT] += moved.sum(axis=-1)
+    acc[..., ACC_STOPS_NONADMITTED] += (removed - moved).sum(axis=-1)
+    removed = _share_activity_numpy(work[:, :, ADMITTED], hazard[ADMITTED], admitted_activity)
+    work[:, :, ADMITTED] = np.maximum(work[:, :, ADMITTED] - removed, 0.0)
+    acc[..., ACC_STOPS_ADMITTED] += removed.sum(axis=-1)
+    total = work.sum(axis=-1)
+    weighted = (work * other_profile).sum(axis=-1)
+    k = np.where(weighted > 0, other_rate[:, None, None] * total / np.where(weighted > 0, weighted, 1.0), 0.0)
+    frac = k[..., None] * other_profile
+    frac[..., validation_min_bin:] += validation_rate[:, None, None, None]
+    gone = work * np.minimum(frac, 1.0)
+    acc[..., ACC_OTHER_REMOVALS] += gone.sum(axis=(-1, -2))
+    work -= gone
+    if age:
+        work[..., -1] += work[..., -2]
+        work[..., 1:-1] = work[..., :-2].copy()
+        work[..., 0] = 0.0
+    stock[...] = work

@@ -1,0 +1,68 @@
+"""What the flow engine needs each month, for every replication of a batch.
+
+Rates are national totals per working day (or shares of the list per month);
+the model spreads them over rows and over the sub-steps of each month by
+working days. Scenario modules build these arrays; the engine only reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MonthlyInputs:
+    """Monthly flow rates for ``R`` replications over ``M`` simulated months.
+
+    Attributes:
+        months: the simulated months, ``YYYY-MM``, consecutive.
+        clock_starts_per_wd: ``[R, M]`` national clock starts per working day.
+        nonadmitted_activity_per_wd: ``[R, M]`` non-admitted removals available per
+            working day (clock stops plus decisions to admit).
+        admitted_activity_per_wd: ``[R, M]`` admitted clock stops available per working day.
+        dta_share: ``[R, M]`` share of non-admitted activity that ends in a decision to admit.
+        other_removals_share: ``[R, M]`` other removals as a share of the list over the month.
+        validation_share: ``[R, M]`` extra share of pathways at or beyond
+            ``validation_min_bin`` removed by validation over the month.
+        validation_min_bin: first engine bin validation reaches.
+        row_demand_share: ``[row]`` each row's share of national clock starts (sums to 1).
+        row_capacity_share: ``[R, row]`` each row's share of national activity (sums to 1 per replication).
+        hazard: ``[month, stage, bin]`` priority profile of activity by bin.
+        other_profile: ``[bin]`` relative rate of other removals by bin.
+        national_scale: multiplies every national rate (a world that is a part of
+            England, e.g. one ICB's trusts, gets its share of the national flows).
+    """
+
+    months: tuple[str, ...]
+    clock_starts_per_wd: np.ndarray
+    nonadmitted_activity_per_wd: np.ndarray
+    admitted_activity_per_wd: np.ndarray
+    dta_share: np.ndarray
+    other_removals_share: np.ndarray
+    validation_share: np.ndarray
+    validation_min_bin: int
+    row_demand_share: np.ndarray
+    row_capacity_share: np.ndarray
+    hazard: np.ndarray
+    other_profile: np.ndarray
+    national_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        shape = (self.row_capacity_share.shape[0], len(self.months))
+        for name in ("clock_starts_per_wd", "nonadmitted_activity_per_wd", "admitted_activity_per_wd",
+                     "dta_share", "other_removals_share", "validation_share"):
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+        for name in ("clock_starts_per_wd", "nonadmitted_activity_per_wd", "admitted_activity_per_wd"):
+            if (getattr(self, name) < 0).any():
+                raise ValueError(f"{name} has negative values")
+        if self.hazard.shape[0] != len(self.months) or self.hazard.ndim != 3:
+            raise ValueError(f"hazard has shape {self.hazard.shape}, expected [month, stage, bin]")
+        if not np.isclose(self.row_demand_share.sum(), 1.0):
+            raise ValueError("row_demand_share must sum to 1")
+
+    @property
+    def n_replications(self) -> int:
+        return self.row_capacity_share.shape[0]

@@ -1,0 +1,177 @@
+"""The model: one mesa Model owning the engines and a simpy master calendar.
+
+This is the one place where engines and (later) agents meet. Calendar
+processes fire the weekly flow step and the month-end census; later issues add
+quarterly finance, April allocation rounds, AFT waves and policy dates as
+further processes, without restructuring this class.
+
+Time is in days since 00:00 on the first day of the first simulated month,
+which is also the end of the census day of the start state (the last day of
+the month before). A month-end census happens at the end of the month's last
+day; any sub-step between two events lies within one month, so flows are
+spread over working days exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+import simpy
+
+from sim.calendar import month_end, parse_month, working_days
+from sim.engine import census, flow
+from sim.engine.inputs import MonthlyInputs
+from sim.metrics import RTT_METRICS, Geography, MetricCube
+
+DAYS_PER_WEEK = 7
+
+
+def month_end_times(first_day: dt.date, months: tuple[str, ...]) -> list[int]:
+    """Calendar time (days) of the end of each month's census day."""
+    ends = [month_end(*parse_month(m)) for m in months]
+    return [(e - first_day).days + 1 for e in ends]
+
+
+def census_label(month: str) -> str:
+    return month_end(*parse_month(month)).isoformat()
+
+
+def previous_month(month: str) -> str:
+    year, mon = parse_month(month)
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+class NHSModel(mesa.Model):
+    """A batch of replications of England (or a part of it) through time.
+
+    Args:
+        geography: how rows roll up to trusts, ICBs, regions and England.
+        start_stock: float32 ``[rep, row, stage, bin]`` waiting list at the start
+            census (engine bins: bin ``b`` holds waits of ``b - 1`` to ``b`` weeks).
+        inputs: the monthly flow rates for these replications.
+        replications: global replication indices of axis 0.
+        rng: the generator mesa keeps for agents (none act yet).
+    """
+
+    def __init__(self, geography: Geography, start_stock: np.ndarray, inputs: MonthlyInputs,
+                 replications: np.ndarray, rng: np.random.Generator) -> None:
+        super().__init__(rng=rng)
+        if start_stock.dtype != np.float32 or start_stock.ndim != 4:
+            raise ValueError("start_stock must be float32 [rep, row, stage, bin]")
+        if start_stock.shape[:2] != (inputs.n_replications, geography.n_rows):
+            raise ValueError(f"start_stock shape {start_stock.shape} does not match inputs and geography")
+        self.geography = geography
+        self.inputs = inputs
+        self.replications = np.asarray(replications, dtype=np.int64)
+        self.stock = np.ascontiguousarray(start_stock.copy())
+        n_reps, n_rows = self.stock.shape[:2]
+        self.acc = np.zeros((n_reps, n_rows, flow.N_ACC))
+        self.first_day = dt.date(*parse_month(inputs.months[0]), 1)
+        self.month_ends = month_end_times(self.first_day, inputs.months)
+        self.series = geography.series()
+        self.dates = (census_label(previous_month(inputs.months[0])),) + tuple(census_label(m) for m in inputs.months)
+        self.values = np.full((n_reps, len(self.series), len(RTT_METRICS), len(self.dates)), np.nan)
+        self._now = 0
+        self._last_ageing = 0
+        self._month = 0
+        self._trust_series = geography.trust_to_series()
+        self.env = simpy.Environment()
+        self._census(0, flows=False)
+        self.env.process(self._weekly_step())
+        self.env.process(self._month_end_census())
+
+    # -- calendar processes -------------------------------------------------
+    def _weekly_step(self):
+        while True:
+            yield self.env.timeout(DAYS_PER_WEEK)
+            self._advance_to(int(self.env.now), age=True)
+
+    def _month_end_census(self):
+        for k, t in enumerate(self.month_ends):
+            yield self.env.timeout(t - self.env.now)
+            self._advance_to(int(self.env.now))
+            self._census(k + 1, flows=True)
+            self._month = k + 1
+
+    def run(self) -> MetricCube:
+        """Simulate to the last month end and return the batch's metrics."""
+        self.env.run(until=self.month_ends[-1] + 0.5)
+        return MetricCube(self.values, self.replications, self.series, RTT_METRICS, self.dates)
+
+    # -- engine coupling ----------------------------------------------------
+    def _advance_to(self, t: int, age: bool = False) -> None:
+        """Move flows from the last event to ``t`` (both inside one month); age at a week end."""
+        if t <= self._now:
+            if age:
+                self.stock_age()
+            return
+        m = self._month
+        inp = self.inputs
+        d0 = self.first_day + dt.timedelta(days=self._now)
+        d1 = self.first_day + dt.timedelta(days=t)
+        wd = working_days(d0, d1)
+        month_start = dt.date(*parse_month(inp.months[m]), 1)
+        month_wd = working_days(month_start, month_end(month_start.year, month_start.month) + dt.timedelta(days=1))
+        part = wd / month_wd if month_wd else 0.0
+        scale = inp.national_scale * wd
+        flow.advance(
+            self.stock,
+            self.acc,
+            clock_starts=np.outer(inp.clock_starts_per_wd[:, m] * scale, inp.row_demand_share),
+            nonadmitted_activity=(inp.nonadmitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share,
+            admitted_activity=(inp.admitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share,
+            dta_share=np.ascontiguousarray(inp.dta_share[:, m]),
+            other_rate=inp.other_removals_share[:, m] * part,
+            validation_rate=inp.validation_share[:, m] * part,
+            validation_min_bin=inp.validation_min_bin,
+            hazard=inp.hazard[m],
+            other_profile=inp.other_profile,
+            age=age,
+        )
+        self._now = t
+        if age:
+            self._last_ageing = t
+
+    def stock_age(self) -> None:
+        """Shift every bin one week on (the last bin accumulates)."""
+        s = self.stock
+        s[..., -1] += s[..., -2]
+        s[..., 1:-1] = s[..., :-2]
+        s[..., 0] = 0.0
+        self._last_ageing = self._now
+
+    def _census(self, k: int, flows: bool) -> None:
+        """Record month-end metrics into column ``k`` of the cube."""
+        g = self.geography
+        d = self._now - self._last_ageing
+        by_trust = census.sum_rows_to_groups(self.stock, g.row_trust, len(g.trust_codes))
+        admitted = census.sum_rows_to_groups(self.stock[:, :, 1:2, :], g.row_trust, len(g.trust_codes)).sum(axis=-1)
+        n_series = len(self.series)
+        counts = np.zeros((by_trust.shape[0], n_series, by_trust.shape[2]))
+        adm = np.zeros((by_trust.shape[0], n_series))
+        acc_trust = census.sum_groups(self.acc, g.row_trust, len(g.trust_codes))
+        acc_series = np.zeros((by_trust.shape[0], n_series, flow.N_ACC))
+        for col in range(self._trust_series.shape[1]):
+            target = self._trust_series[:, col]
+            counts += census.sum_groups(by_trust, target, n_series)
+            adm += census.sum_groups(admitted[:, :, None], target, n_series)[..., 0]
+            acc_series += census.sum_groups(acc_trust, target, n_series)
+        off = g.specialty_series_offset()
+        n_spec = len(g.specialty_codes)
+        counts[:, off:off + n_spec] = census.sum_rows_to_groups(self.stock, g.row_specialty, n_spec)
+        adm[:, off:off + n_spec] = census.sum_rows_to_groups(self.stock[:, :, 1:2, :], g.row_specialty, n_spec).sum(axis=-1)
+        acc_series[:, off:off + n_spec] = census.sum_groups(self.acc, g.row_specialty, n_spec)
+        metrics = census.wait_metrics(counts, d)
+        metrics["rtt_waiting_list_admitted"] = adm
+        if flows:
+            metrics["rtt_clock_starts"] = acc_series[..., flow.ACC_CLOCK_STARTS]
+            metrics["rtt_clock_stops_nonadmitted"] = acc_series[..., flow.ACC_STOPS_NONADMITTED]
+            metrics["rtt_clock_stops_admitted"] = acc_series[..., flow.ACC_STOPS_ADMITTED]
+            metrics["rtt_clock_stops"] = metrics["rtt_clock_stops_nonadmitted"] + metrics["rtt_clock_stops_admitted"]
+            metrics["rtt_other_removals"] = acc_series[..., flow.ACC_OTHER_REMOVALS]
+            self.acc[...] = 0.0
+        for j, name in enumerate(RTT_METRICS):
+            if name in metrics:
+                self.values[:, :, j, k] = metrics[name]

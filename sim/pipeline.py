@@ -1,0 +1,177 @@
+"""End-to-end jobs behind the CLI: a scenario run to a finished results folder, and a calibration.
+
+Order of a run: validate the scenario and plan it against the data (errors
+here exit 2 before any work), claim the run folder (refused if it exists),
+simulate with a progress bar, then write every file into the staging folder
+and rename it into place with the manifest last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from ruamel.yaml import YAML
+
+import sim
+from sim import reference
+from sim.calibration import calibrate, write_calibration
+from sim.config import CalibrationParams, Scenario, load_scenario
+from sim.engine.flow import N_STAGES
+from sim.metrics import MetricCube
+from sim.plotting import provenance_text, standard_plots
+from sim.report import commitments, commitments_table
+from sim.results import RunWriter, evaluate_targets, summarise, trajectories_table
+from sim.runner import RunPlan, default_jobs, plan_run, run_plan
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The scenario after ``extends:``, defaults and command-line overrides, as YAML."""
+    yaml = YAML()
+    yaml.default_flow_style = False
+    buf = io.StringIO()
+    yaml.dump(scenario.model_dump(mode="json"), buf)
+    return buf.getvalue()
+
+
+def run_id_for(resolved: str, now: dt.datetime) -> str:
+    """Timestamp plus a short hash of the resolved scenario."""
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def git_commit() -> str | None:
+    """The source tree's commit, when the package runs from a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(sim.__file__).parent, capture_output=True,
+                             text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(sim.__file__).parent,
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def observed_history() -> dict[str, pd.Series]:
+    """Published national series for the fan charts, indexed by month end."""
+    obs = reference.rtt_national()
+    index = pd.PeriodIndex(obs.index, freq="M").to_timestamp(how="end").normalize()
+    series = {
+        "rtt_waiting_list": obs["waiting_list"],
+        "rtt_within_18w_pct": obs["pct_within_18w"],
+        "rtt_over_52w": obs["over_52w"],
+        "rtt_over_52w_pct": 100.0 * obs["over_52w"] / obs["waiting_list"],
+        "rtt_median_weeks": obs["median_weeks"],
+        "rtt_p92_weeks": obs["p92_weeks"],
+        "rtt_clock_starts": obs["clock_starts"],
+    }
+    return {k: pd.Series(v.to_numpy(dtype=float), index=index).dropna() for k, v in series.items()}
+
+
+def dimensions(plan: RunPlan, cube: MetricCube) -> dict[str, int]:
+    g = plan.rows.geography
+    return {"trusts": len(g.trust_codes), "specialties": len(g.specialty_codes), "rows": g.n_rows,
+            "stages": N_STAGES, "wait_bins": int(plan.start_shape.shape[-1]), "months": len(plan.months),
+            "replications": int(len(cube.replications)), "series": len(cube.series), "metrics": len(cube.metrics)}
+
+
+def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = None, jobs: int | None = None,
+                batch_size: int | None = None, keep: list[str] | None = None, overwrite: bool = False,
+                quiet: bool = False) -> Path:
+    """Run a scenario file to a finished results folder; return the folder."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    scenario, doc = load_scenario(scenario_file, overrides)
+    plan = plan_run(scenario, doc)
+    timings["build_seconds"] = time.perf_counter() - t0
+    resolved = resolved_yaml(scenario)
+    now = dt.datetime.now(dt.timezone.utc)
+    run_id = run_id_for(resolved, now)
+    run_dir = out_dir or Path("outputs") / scenario.name / run_id
+    jobs = jobs or default_jobs()
+    console = Console(stderr=True, quiet=quiet)
+    with RunWriter(run_dir, overwrite=overwrite) as writer:
+        t1 = time.perf_counter()
+        cube = _simulate(plan, jobs, batch_size, console, quiet)
+        timings["simulate_seconds"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        summary = summarise(cube)
+        targets = evaluate_targets(cube, commitments(cube))
+        writer.write_parquet("trajectories.parquet",
+                             trajectories_table(cube, keep_levels=tuple(keep or scenario.outputs.keep_levels)))
+        writer.write_csv("summary.csv", summary)
+        writer.write_csv("targets.csv", targets)
+        writer.write_text("scenario.resolved.yaml", resolved)
+        if scenario.outputs.plots:
+            provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
+            standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,
+                           observed=observed_history())
+        timings["write_seconds"] = time.perf_counter() - t2
+        manifest = {
+            "sim_version": sim.__version__,
+            "git_commit": git_commit(),
+            "run_id": run_id,
+            "created_utc": now.isoformat(timespec="seconds"),
+            "scenario": scenario.name,
+            "scenario_file": str(scenario_file),
+            "scenario_files": list(doc.files),
+            "seed": scenario.seed,
+            "replications": scenario.replications,
+            "executor": "serial" if jobs == 1 else "process-pool",
+            "jobs": jobs,
+            "calibration": {"name": plan.calibration.name, "fit_first_month": plan.calibration.fit_first_month,
+                            "fit_last_month": plan.calibration.fit_last_month, "fit_rmse": plan.calibration.fit},
+            "start_state_reconstruction_error": {k: float(v) for k, v in plan.start_errors.items()},
+            "world": {"rtt_share_basis": plan.world.rtt_share_basis, "national_scale": plan.rows.national_scale},
+            "dimensions": dimensions(plan, cube),
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+            "platform": {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
+                         "cpus": default_jobs()},
+            "input_data_sha256": reference.data_hashes(),
+        }
+        final = writer.finish(manifest)
+    if not quiet:
+        console.print(commitments_table(targets, f"{scenario.name}: commitments ({scenario.replications} replications,"
+                                                 f" seed {scenario.seed})"))
+    return final
+
+
+def _simulate(plan: RunPlan, jobs: int, batch_size: int | None, console: Console, quiet: bool) -> MetricCube:
+    total = len(plan.replications)
+    if quiet:
+        return run_plan(plan, jobs=jobs, batch_size=batch_size)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("replications"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", total=total)
+        return run_plan(plan, jobs=jobs, batch_size=batch_size, progress=lambda n: progress.advance(task, n))
+
+
+def admitted_share_before(cutoff: str) -> tuple[float, str]:
+    """Latest sourced share of the list with a decision to admit, published no later than ``cutoff``."""
+    split = reference.rtt_stage_split()
+    sourced = split[(split["month"] <= cutoff) & ~split["note"].fillna("").str.startswith("assumption")]
+    if sourced.empty:
+        raise ValueError(f"no sourced admitted share of the list on or before {cutoff}")
+    row = sourced.sort_values("month").iloc[-1]
+    return float(row.incomplete_with_dta / row.incomplete_total), f"{row.month}: {row.source}"
+
+
+def run_calibration(cutoff: str, window: int, name: str, out_path: Path, max_evaluations: int) -> CalibrationParams:
+    """Fit to the shipped national series up to ``cutoff`` and write the calibration file."""
+    share, source = admitted_share_before(cutoff)
+    calib = calibrate(reference.rtt_national(), reference.targets(), cutoff, name=name,
+                      data_vintage="NHS England RTT Overview Timeseries incl. estimates, Dec25 edition "
+                                   "(sim/data/rtt_national_monthly.csv)",
+                      admitted_share=share, admitted_share_source=source, window_months=window,
+                      max_evaluations=max_evaluations)
+    write_calibration(calib, out_path)
+    return calib

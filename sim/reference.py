@@ -1,0 +1,543 @@
+"""Typed readers for the reference data shipped in ``sim/data``.
+
+Each reader returns a fresh pandas DataFrame whose columns have been checked
+against a declared schema: required columns present, numbers numeric and
+finite, counts non-negative, percentages within 0-100, months ``YYYY-MM``,
+keys unique. A bad file raises :class:`ReferenceDataError` naming the file,
+the line (1-based, as a text editor counts, header = line 1) and the column,
+so an analyst can open the file and fix it.
+
+Sources of every file: sim/data/SOURCES.md, the ``source`` column of the
+curated tables, and docs/DATA.md.
+
+The same parser reads user files (:func:`read_observed_rtt`, and the trusts
+file in :mod:`sim.world`); those also accept a UTF-8 byte-order mark (Excel
+writes one) and ``#`` comment lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATA_PACKAGE = "sim.data"
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: Suffixes of the files counted as shipped data (hashed into run manifests).
+DATA_SUFFIXES = (".csv", ".csv.gz", ".md")
+
+
+class ReferenceDataError(ValueError):
+    """A reference or user data file is missing or malformed.
+
+    Stand-in for ``sim.errors.InputError`` until that module exists.
+
+    Attributes:
+        path: the file, as given or as its package resource name.
+        line: 1-based line in the file (header = 1), or None for file-level problems.
+        column: the offending column, or None.
+    """
+
+    def __init__(self, path: str, problem: str, line: int | None = None, column: str | None = None):
+        self.path, self.line, self.column = str(path), line, column
+        where = self.path
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column '{column}'"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column of a table.
+
+    Attributes:
+        name: header text.
+        kind: ``text`` (may be empty), ``code`` (non-empty text), ``month``
+            (``YYYY-MM``), ``number`` (any finite float), ``count`` (float >= 0),
+            ``pct`` (float in 0-100), ``share`` (float in 0-1) or ``yyyymmdd``
+            (integer date).
+        nullable: whether an empty cell is allowed (numbers become NaN).
+        required: whether the column must be present.
+        allowed: for text kinds, the only values accepted (empty = any).
+    """
+
+    name: str
+    kind: str
+    nullable: bool = True
+    required: bool = True
+    allowed: tuple[str, ...] = ()
+
+
+def schema(spec: str) -> list[Column]:
+    """Columns from ``name:kind`` tokens; a ``!`` suffix forbids empty cells,
+    a ``?`` suffix lets the column be absent (``count!?``: optional, but if
+    present filled on every row)."""
+    columns = []
+    for token in spec.split():
+        name, kind = token.split(":")
+        flags = kind[len(kind.rstrip("!?")):]
+        columns.append(Column(name, kind.rstrip("!?"), nullable="!" not in flags, required="?" not in flags))
+    return columns
+
+
+_TEXT_KINDS = ("text", "code", "month")
+_NUMBER_BOUNDS = {"number": (-np.inf, np.inf), "count": (0.0, np.inf), "pct": (0.0, 100.0),
+                  "share": (0.0, 1.0)}
+
+
+# ----------------------------------------------------------------- parsing core
+def _parse_rows(text: str, label: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Split CSV text into header, rows and each row's 1-based line number."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            # '#' lines let example and user files carry a label; blank lines are noise.
+            if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+                continue
+            if header is None:
+                header = [c.strip() for c in row]
+                continue
+            if len(row) != len(header):
+                raise ReferenceDataError(
+                    label, f"has {len(row)} fields but the header has {len(header)}", line)
+            rows.append([c.strip() for c in row])
+            lines.append(line)
+    except csv.Error as exc:
+        raise ReferenceDataError(label, f"is not valid CSV ({exc})", reader.line_num) from exc
+    if header is None:
+        raise ReferenceDataError(label, "is empty (no header row)")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ReferenceDataError(label, "header repeats a column name", 1, duplicated[0])
+    return header, rows, lines
+
+
+def did_you_mean(value: str, options: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'X'?)`` for the closest option, or ``""``."""
+    match = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def check_rows(bad: object, label: str, lines: np.ndarray, column: str | None, problem) -> None:
+    """Raise for the first row flagged in ``bad``; ``problem(i)`` words the message."""
+    bad = np.asarray(bad, dtype=bool)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ReferenceDataError(label, problem(i), int(lines[i]), column)
+
+
+_RANGE_WORDS = {"count": "a negative count", "pct": "a percentage outside 0-100",
+                "share": "a share outside 0-1", "number": "out of range"}
+
+
+def _convert(raw: pd.Series, col: Column, lines: np.ndarray, label: str) -> pd.Series:
+    """Check one column's cells and convert them to the declared dtype."""
+    empty = raw.eq("").to_numpy()
+    cell = raw.iloc.__getitem__
+    if not col.nullable:
+        check_rows(empty, label, lines, col.name, lambda i: "is empty but a value is required")
+    if col.kind in _TEXT_KINDS:
+        if col.kind == "month":
+            check_rows(~empty & ~raw.str.match(MONTH_PATTERN).to_numpy(), label, lines, col.name,
+                       lambda i: f"'{cell(i)}' is not a month YYYY-MM")
+        if col.allowed:
+            check_rows(~empty & ~raw.isin(col.allowed).to_numpy(), label, lines, col.name,
+                       lambda i: f"'{cell(i)}' is not allowed{did_you_mean(cell(i), col.allowed)}; "
+                                 f"allowed: {', '.join(col.allowed)}")
+        return raw.astype(str)
+    values = pd.to_numeric(raw.str.replace(",", "", regex=False).where(~empty), errors="coerce")
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    check_rows(~empty & ~np.isfinite(numbers), label, lines, col.name,
+               lambda i: f"'{cell(i)}' is not a number")
+    if col.kind == "yyyymmdd":
+        return pd.Series(numbers, index=raw.index).round().astype("Int64")
+    low, high = _NUMBER_BOUNDS[col.kind]
+    check_rows((numbers < low) | (numbers > high), label, lines, col.name,
+               lambda i: f"{cell(i)} is {_RANGE_WORDS[col.kind]}")
+    return pd.Series(numbers, index=raw.index, dtype=np.float64)
+
+
+def parse_csv_text(text: str, label: str, columns: list[Column], *, unique: tuple[str, ...] = (),
+                   allow_extra: bool = True, with_lines: bool = False
+                   ) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray]:
+    """Parse CSV text against a schema.
+
+    Args:
+        text: the file's contents (a leading UTF-8 BOM is ignored).
+        label: the file name used in error messages.
+        columns: the declared columns; undeclared columns are kept as text.
+        unique: columns whose combined values must not repeat.
+        allow_extra: if False, an undeclared column is an error (for user files,
+            so that a misspelt optional column cannot vanish silently).
+        with_lines: also return each row's 1-based line in the file, for
+            callers that check values further.
+
+    Returns:
+        The table (row order as in the file), or ``(table, lines)``.
+
+    Raises:
+        ReferenceDataError: naming the file, line and column of the first problem.
+    """
+    header, rows, lines = _parse_rows(text.lstrip("\ufeff"), label)
+    known = [c.name for c in columns]
+    for col in columns:
+        if col.required and col.name not in header:
+            raise ReferenceDataError(label, f"required column is missing{did_you_mean(col.name, header)}",
+                                     1, col.name)
+    if not allow_extra:
+        for name in header:
+            if name not in known:
+                raise ReferenceDataError(label, f"unknown column{did_you_mean(name, known)}; "
+                                         f"allowed: {', '.join(known)}", 1, name)
+    raw = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(columns=header, dtype=str)
+    line_arr = np.asarray(lines, dtype=np.int64)
+    out = {}
+    for name in header:
+        spec = next((c for c in columns if c.name == name), Column(name, "text"))
+        out[name] = _convert(raw[name], spec, line_arr, label)
+    df = pd.DataFrame(out, columns=header)
+    if unique:
+        check_rows(df.duplicated(list(unique)), label, line_arr, unique[0],
+                   lambda i: "duplicate row (" + ", ".join(f"{c}={df[c].iloc[i]}" for c in unique) + ")")
+    return (df, line_arr) if with_lines else df
+
+
+def read_csv_file(path: str | Path, columns: list[Column], *, unique: tuple[str, ...] = (),
+                  allow_extra: bool = True, with_lines: bool = False
+                  ) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray]:
+    """Read and check a CSV file (plain or .gz) from disk; see :func:`parse_csv_text`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReferenceDataError(str(path), "file not found")
+    data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReferenceDataError(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return parse_csv_text(text, str(path), columns, unique=unique, allow_extra=allow_extra,
+                          with_lines=with_lines)
+
+
+@lru_cache(maxsize=None)
+def _shipped(name: str, columns: tuple[Column, ...], unique: tuple[str, ...]) -> pd.DataFrame:
+    resource = resources.files(DATA_PACKAGE).joinpath(name)
+    if not resource.is_file():
+        raise ReferenceDataError(f"sim/data/{name}", "shipped data file not found (broken install?)")
+    data = resource.read_bytes()
+    text = (gzip.decompress(data) if name.endswith(".gz") else data).decode("utf-8-sig")
+    return parse_csv_text(text, f"sim/data/{name}", list(columns), unique=unique)
+
+
+def _load(name: str, columns: list[Column], unique: tuple[str, ...] = ()) -> pd.DataFrame:
+    # Cached parse, returned as a copy so no caller can alter another's table.
+    return _shipped(name, tuple(columns), unique).copy()
+
+
+# ----------------------------------------------------------------- RTT national
+RTT_COLUMNS = schema("month:month! waiting_list:count pct_within_18w:pct over_52w:count over_65w:count "
+                     "over_78w:count over_104w:count median_weeks:count p92_weeks:count clock_starts:count "
+                     "completed_admitted:count completed_nonadmitted:count source:text note:text")
+
+
+def _rtt_frame(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values("month").set_index("month")
+
+
+def rtt_national() -> pd.DataFrame:
+    """NHS England consultant-led RTT, England, monthly 2007-04 to 2025-03.
+
+    Returns:
+        Indexed by month ``YYYY-MM`` (ascending). Float columns: waiting_list
+        (incomplete pathways incl. estimates for missing trusts), pct_within_18w
+        (0-100), over_52w/65w/78w/104w, median_weeks, p92_weeks, clock_starts,
+        completed_admitted, completed_nonadmitted (pathways per month); text
+        source, note. NaN where NHS England published nothing.
+        Source: RTT Overview Timeseries incl. estimates (Dec25 edition); SOURCES.md.
+    """
+    return _rtt_frame(_load("rtt_national_monthly.csv", RTT_COLUMNS, ("month",)))
+
+
+def read_observed_rtt(path: str | Path) -> pd.DataFrame:
+    """Read a user's observed RTT series with the columns of rtt_national_monthly.csv.
+
+    At least ``month``, ``waiting_list`` and ``pct_within_18w`` are required and
+    must be filled on every row; the other columns of :func:`rtt_national` are
+    optional. Unknown columns, non-numeric or negative values, percentages
+    outside 0-100 and repeated months are errors.
+
+    Args:
+        path: CSV file (UTF-8, a BOM is fine; ``#`` lines are comments).
+
+    Returns:
+        Same layout as :func:`rtt_national`, indexed by month.
+
+    Raises:
+        ReferenceDataError: naming the file, line and column.
+    """
+    required = {"month", "waiting_list", "pct_within_18w"}
+    columns = [Column(c.name, c.kind, nullable=c.name not in required, required=c.name in required)
+               for c in RTT_COLUMNS]
+    df = read_csv_file(path, columns, unique=("month",), allow_extra=False)
+    if df.empty:
+        raise ReferenceDataError(str(path), "has no data rows")
+    return _rtt_frame(df)
+
+
+# ------------------------------------------------------------- other national
+def cancer_national() -> pd.DataFrame:
+    """Cancer waiting times, England, monthly 2021-04 to 2025-03.
+
+    Returns:
+        Columns month, fds_pct, pct_62day, pct_31day (0-100), fds_total,
+        c62_total, c31_total (patients measured), source, note.
+        Source: CWT National Time Series (provider based); SOURCES.md.
+    """
+    cols = schema("month:month! fds_pct:pct pct_62day:pct pct_31day:pct fds_total:count c62_total:count "
+                  "c31_total:count source:text note:text")
+    return _load("cancer_national_monthly.csv", cols, ("month",))
+
+
+def diagnostics_national() -> pd.DataFrame:
+    """DM01 diagnostic waiting list (15 key tests), England, 2024-08 to 2025-03.
+
+    Returns:
+        Columns month, waiting_list, over_6w, over_13w, tests_performed
+        (counts), pct_over_6w (0-100), source, note. Source: NHS England Monthly
+        Diagnostics Web File - Provider, England 'Total' row; SOURCES.md.
+    """
+    cols = schema("month:month! waiting_list:count over_6w:count pct_over_6w:pct over_13w:count "
+                  "tests_performed:count source:text note:text")
+    return _load("diagnostics_national_monthly.csv", cols, ("month",))
+
+
+#: Weekly bands of the DM01 provider file (completed weeks waited at month end).
+#: SOURCES.md mentions a ``w13plus`` band; the shipped file does not carry it
+#: (over_13w holds that count), so it is optional.
+DM01_WEEK_BANDS = tuple(f"w{i:02d}" for i in range(13))
+
+
+def dm01_provider() -> pd.DataFrame:
+    """DM01 by provider and test, 2024-08 to 2025-03 (NHS trusts and others).
+
+    Returns:
+        Columns month, region_code, provider_code, provider_name, test_id,
+        test_name; patients waiting at month end: waiting_list, over_6w,
+        over_13w, w00..w12 by completed weeks; tests in the month:
+        planned_tests, unscheduled_tests, waiting_list_tests; source.
+        Source: Monthly Diagnostics Web File - Provider by Test; SOURCES.md.
+    """
+    cols = schema("month:month! region_code:code! provider_code:code! provider_name:text test_id:number "
+                  "test_name:text waiting_list:count over_6w:count over_13w:count "
+                  + " ".join(f"{band}:count" for band in DM01_WEEK_BANDS)
+                  + " planned_tests:count unscheduled_tests:count waiting_list_tests:count w13plus:count? "
+                    "source:text")
+    return _load("dm01_provider_test_monthly.csv.gz", cols, ("month", "provider_code", "test_id"))
+
+
+CWT_STANDARDS = ("28-day FDS", "31-day Combined", "62-day Combined")
+
+
+def cwt_provider() -> pd.DataFrame:
+    """Cancer waiting times by provider and standard, 2024-04 to 2025-03.
+
+    Returns:
+        Columns month, provider_code, standard (one of CWT_STANDARDS), total,
+        within_standard, breaches (patients), source. Source: CWT-CRS provider
+        data extracts; SOURCES.md.
+    """
+    cols = schema("month:month! provider_code:code! standard:code! total:count within_standard:count "
+                  "breaches:count source:text")
+    cols[2] = Column("standard", "code", nullable=False, allowed=CWT_STANDARDS)
+    return _load("cwt_provider_monthly.csv.gz", cols, ("month", "provider_code", "standard"))
+
+
+# ------------------------------------------------------------ organisations
+def ods_trusts() -> pd.DataFrame:
+    """NHS trusts from the ODS 'etr' file (July 2025 copy).
+
+    Returns:
+        Columns org_code, name, nhse_region_code (Y56-Y63; W00 = Wales),
+        icb_code (host ICB), postcode (text), open_date, close_date (Int64
+        YYYYMMDD, close_date <NA> if open), source. Source: SOURCES.md.
+    """
+    cols = schema("org_code:code! name:code! nhse_region_code:code! icb_code:code! postcode:text "
+                  "open_date:yyyymmdd! close_date:yyyymmdd source:text")
+    return _load("ods_trusts.csv", cols, ("org_code",))
+
+
+def icbs() -> pd.DataFrame:
+    """The 42 ICBs (2025 boundaries): icb_code, icb_name, region label, source, note.
+
+    ``registered_population`` is empty in this file; use :func:`icb_population`.
+    """
+    cols = schema("icb_code:code! icb_name:code! region:code! registered_population:count source:text "
+                  "note:text")
+    return _load("icbs.csv", cols, ("icb_code",))
+
+
+def _with_financial_year(df: pd.DataFrame, text_column: str, label: str) -> pd.DataFrame:
+    years = df[text_column].str.extract(r"(20\d\d/\d\d)", expand=False)
+    if years.isna().any():
+        i = int(np.argmax(years.isna().to_numpy()))
+        # Rows keep file order, so row i is on line i + 2 (header on line 1).
+        raise ReferenceDataError(label, "names no financial year YYYY/YY", i + 2, text_column)
+    df["financial_year"] = years.astype(str)
+    return df
+
+
+def icb_population() -> pd.DataFrame:
+    """GP-registered population per ICB used in NHS England allocations.
+
+    Returns:
+        Columns icb_code, icb_name, population (people), date (description),
+        n_practices, source, and financial_year (``2025/26`` etc., parsed from
+        ``date``). England 2025/26 total 63,849,324. Source: NHS England ICB
+        allocation tool data; SOURCES.md.
+    """
+    cols = schema("icb_code:code! icb_name:code! population:count! date:code! n_practices:count "
+                  "source:text")
+    df = _load("icb_population.csv", cols, ("icb_code", "date"))
+    return _with_financial_year(df, "date", "sim/data/icb_population.csv")
+
+
+def icb_weighted_populations() -> pd.DataFrame:
+    """Need-weighted populations per ICB (core services and primary medical care).
+
+    Returns:
+        Columns icb_code, icb_name, financial_year, gp_population,
+        core_weighted_pop, pmc_weighted_pop (people), *_target_share_pct
+        (0-100), *_need_index (ratio), source. Source: SOURCES.md.
+    """
+    cols = schema("icb_code:code! icb_name:code! financial_year:code! gp_population:count "
+                  "core_weighted_pop:count pmc_weighted_pop:count core_target_share_pct:pct "
+                  "pmc_target_share_pct:pct core_need_index:count pmc_need_index:count source:text")
+    return _load("icb_weighted_populations.csv", cols, ("icb_code", "financial_year"))
+
+
+def icb_fair_shares() -> pd.DataFrame:
+    """Distance of each ICB's 2025/26 allocation from fair share (April 2025 letter).
+
+    Returns:
+        Columns region, icb_name, dft_pct_incl_spec, dft_gbp_m_incl_spec,
+        dft_pct_excl_spec, dft_gbp_m_excl_spec (negative = below target; NaN =
+        within the +/-2.5% band), source. Source: SOURCES.md.
+    """
+    cols = schema("region:code! icb_name:code! dft_pct_incl_spec:number dft_gbp_m_incl_spec:number "
+                  "dft_pct_excl_spec:number dft_gbp_m_excl_spec:number source:text")
+    return _load("icb_fair_shares_2025.csv", cols, ("icb_name",))
+
+
+# ------------------------------------------------------ targets, money, AFT
+def targets() -> pd.DataFrame:
+    """Performance thresholds: metric, deadline (YYYY-MM), threshold, direction, scope, source, note."""
+    cols = schema("metric:code! deadline:month! threshold:number! direction:code! scope:code! "
+                  "source:text note:text")
+    cols[3] = Column("direction", "code", nullable=False, allowed=(">=", "<="))
+    return _load("targets.csv", cols, ("metric", "deadline", "scope"))
+
+
+def funding() -> pd.DataFrame:
+    """National funding items: financial_year, item, value_gbp_m (NaN if given only in note), source, note."""
+    cols = schema("financial_year:code! item:code! value_gbp_m:number source:text note:text")
+    return _load("funding.csv", cols, ("financial_year", "item"))
+
+
+def aft_wave1() -> pd.DataFrame:
+    """First-wave Advanced Foundation Trust candidates: trust_name, ods_code, region, source, note."""
+    cols = schema("trust_name:code! ods_code:text region:text source:text note:text")
+    return _load("aft_wave1.csv", cols, ("trust_name",))
+
+
+# ------------------------------------------------- curated RTT tables (this repo)
+def specialty_shares() -> pd.DataFrame:
+    """National RTT waiting list by treatment function, NHS trusts, March 2025.
+
+    Returns:
+        23 rows: treatment_function_code (C_100 ... X06), treatment_function_name,
+        incomplete_pathways, share_of_waiting_list (0-1, sums to 1),
+        pct_within_18w (0-100), admitted_share (NaN: not found), month, source,
+        note (``assumption`` where estimated). Source and decoding: docs/DATA.md.
+    """
+    cols = schema("treatment_function_code:code! treatment_function_name:code! incomplete_pathways:count! "
+                  "share_of_waiting_list:share! pct_within_18w:pct admitted_share:share month:month! "
+                  "source:text note:text")
+    df = _load("rtt_specialty_shares.csv", cols, ("treatment_function_code",))
+    total = float(df["share_of_waiting_list"].sum())
+    if abs(total - 1.0) > 1e-6:
+        raise ReferenceDataError("sim/data/rtt_specialty_shares.csv", f"shares sum to {total}, not 1",
+                                 column="share_of_waiting_list")
+    return df
+
+
+def rtt_stage_split() -> pd.DataFrame:
+    """Incomplete pathways with a decision to admit (DTA).
+
+    Returns:
+        Columns month, incomplete_total, incomplete_with_dta (pathways), source,
+        note (``derived`` or ``assumption``; see docs/DATA.md).
+    """
+    cols = schema("month:month! incomplete_total:count! incomplete_with_dta:count! source:text note:text")
+    return _load("rtt_stage_split.csv", cols, ("month",))
+
+
+def specialist_mix() -> pd.DataFrame:
+    """Treatment-function mix of specialist-trust profiles (eye, orthopaedic, children, ...).
+
+    Returns:
+        Columns profile, treatment_function_code, share (0-1, sums to 1 per
+        profile), pathways (March 2025 list behind the share), source, note.
+    """
+    cols = schema("profile:code! treatment_function_code:code! share:share! pathways:count! source:text "
+                  "note:text")
+    return _load("rtt_specialist_mix.csv", cols, ("profile", "treatment_function_code"))
+
+
+def rtt_trust_totals() -> pd.DataFrame:
+    """March 2025 RTT list per NHS trust (third-party aggregation; validation only).
+
+    Returns:
+        Columns org_code, month, incomplete_pathways, within_18w, source, note.
+        Used to measure how well the activity proxy in :mod:`sim.world` places
+        the list; see docs/DATA.md for its provenance and limits.
+    """
+    cols = schema("org_code:code! month:month! incomplete_pathways:count! within_18w:count! source:text "
+                  "note:text")
+    return _load("rtt_trust_totals_2025_03.csv", cols, ("org_code",))
+
+
+def trust_successors() -> pd.DataFrame:
+    """Trusts merged away before April 2025: org_code, successor_code, effective_date, source, note."""
+    cols = schema("org_code:code! successor_code:code! effective_date:yyyymmdd! source:text note:text")
+    return _load("trust_successors.csv", cols, ("org_code",))
+
+
+# -------------------------------------------------------------------- hashes
+def data_hashes() -> dict[str, str]:
+    """SHA-256 of every shipped data file, for run manifests.
+
+    Returns:
+        ``{file name: hex digest}`` for each .csv, .csv.gz and .md file in
+        sim/data, sorted by name. Digests are of the bytes as shipped
+        (compressed files are hashed compressed).
+    """
+    root = resources.files(DATA_PACKAGE)
+    names = sorted(entry.name for entry in root.iterdir()
+                   if entry.is_file() and entry.name.endswith(DATA_SUFFIXES))
+    return {name: hashlib.sha256(root.joinpath(name).read_bytes()).hexdigest() for name in names}

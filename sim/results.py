@@ -1,0 +1,728 @@
+"""Summaries, commitment checks and the run folder, all derived from one MetricCube.
+
+Replication 0 of a cube is the point estimate (central parameter values, no
+noise). It is reported in ``point`` and never enters the mean, quantiles or
+probabilities, which use replications 1..N; with N = 0 those columns are NaN.
+Quantiles are NumPy's ``'linear'`` method (Hyndman & Fan type 7) and skip NaN,
+as ``np.nanquantile`` does: a NaN cell is a metric that is undefined in that
+replication (e.g. a percentage of an empty list), not a zero.
+
+Everything here is deterministic: the same cube gives byte-identical
+``trajectories.parquet``, ``summary.csv`` and ``targets.csv``. A run folder is
+built in ``<run_dir>.incomplete/`` and renamed into place only by
+``RunWriter.finish``, so a folder without that suffix is always complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from sim.metrics import LEVELS, MetricCube, SeriesKey
+
+SUMMARY_COLUMNS = (
+    "metric", "level", "area_code", "breakdown", "date",
+    "point", "mean", "p5", "p10", "p50", "p90", "p95",
+)
+TARGET_COLUMNS = (
+    "metric", "deadline", "threshold", "direction", "level", "area_code",
+    "point", "p10", "p50", "p90", "probability_met",
+)
+SUMMARY_QUANTILES = {"p5": 0.05, "p10": 0.10, "p50": 0.50, "p90": 0.90, "p95": 0.95}
+TARGET_QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
+
+TRAJECTORY_SCHEMA = pa.schema([
+    ("replication", pa.int32()),
+    ("date", pa.string()),
+    ("level", pa.dictionary(pa.int32(), pa.string())),
+    ("area_code", pa.dictionary(pa.int32(), pa.string())),
+    ("breakdown", pa.dictionary(pa.int32(), pa.string())),
+    ("metric", pa.dictionary(pa.int32(), pa.string())),
+    ("value", pa.float64()),
+])
+
+# Fixed writer settings: any of them changing would change the file bytes.
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "row_group_size": 1 << 20,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+    "data_page_version": "1.0",
+    "store_schema": True,
+    "write_page_index": False,
+}
+
+MANIFEST_NAME = "manifest.json"
+INCOMPLETE_NAME = "INCOMPLETE"
+STAGING_SUFFIX = ".incomplete"
+
+# Cells (replications x series x metrics x dates) summarised per chunk: bounds the
+# sort's temporaries to ~100 MB whatever the cube size.
+_CHUNK_CELLS = 1 << 23
+_HASH_BLOCK = 1 << 20
+_DEADLINE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_TARGET_TEXT_RE = re.compile(r"^\s*([a-z0-9_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*@\s*(\d{4}-\d{2})\s*$")
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def _series_sort_key(key: SeriesKey) -> tuple:
+    # Levels go national -> trust rather than alphabetically; 'all' leads its area.
+    rank = LEVELS.index(key.level) if key.level in LEVELS else len(LEVELS)
+    return (rank, key.level, key.area_code, key.breakdown != "all", key.breakdown)
+
+
+def _check_cube(cube: MetricCube) -> None:
+    if len(set(cube.series)) != len(cube.series):
+        raise ValueError("cube has a duplicate series key")
+    if len(set(cube.metrics)) != len(cube.metrics):
+        raise ValueError("cube has a duplicate metric name")
+    if len(set(cube.dates)) != len(cube.dates):
+        raise ValueError("cube has a duplicate date")
+    reps = np.asarray(cube.replications)
+    if reps.size and (reps.min() < 0 or len(np.unique(reps)) != reps.size):
+        raise ValueError("cube replications must be unique and >= 0")
+
+
+def _orders(cube: MetricCube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index orders (series, metric, date) that every output is sorted by."""
+    series = np.array(sorted(range(len(cube.series)), key=lambda i: _series_sort_key(cube.series[i])), dtype=np.intp)
+    metrics = np.argsort(np.array(cube.metrics, dtype=object), kind="stable").astype(np.intp)
+    dates = np.argsort(np.array(cube.dates, dtype=object), kind="stable").astype(np.intp)
+    return series, metrics, dates
+
+
+def _replication_rows(cube: MetricCube) -> tuple[int | None, np.ndarray | slice]:
+    """Axis-0 position of replication 0 (or None) and a selector for 1..N."""
+    reps = np.asarray(cube.replications)
+    zero = np.flatnonzero(reps == 0)
+    mc = np.flatnonzero(reps >= 1)
+    # Replication order fixes the summation order of the mean, so batch order cannot change a bit.
+    mc = mc[np.argsort(reps[mc], kind="stable")]
+    # A slice avoids copying the whole cube when 1..N are contiguous (the usual case).
+    if mc.size and np.all(np.diff(mc) == 1):
+        return (int(zero[0]) if zero.size else None), slice(int(mc[0]), int(mc[-1]) + 1)
+    return (int(zero[0]) if zero.size else None), mc
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    # Same arithmetic as numpy's quantile so results agree to the last bit.
+    diff = b - a
+    out = a + diff * t
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
+    return out
+
+
+def sorted_quantile(sorted_rows: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """Linear-method quantile of each row of an ascending, NaN-last array.
+
+    Args:
+        sorted_rows: float array ``[cells, replications]`` sorted along axis 1
+            (``np.sort`` puts NaN last).
+        counts: number of non-NaN values per row.
+        q: quantile in [0, 1].
+
+    Returns:
+        One value per row, equal bit for bit to ``np.nanquantile(row, q)``;
+        NaN where a row has no finite value.
+    """
+    virtual = (counts - 1) * q
+    last = np.maximum(counts - 1, 0)
+    prev = np.floor(virtual)
+    above = virtual >= counts - 1
+    prev_i = np.where(above, last, prev).astype(np.intp)
+    next_i = np.where(above, last, prev + 1).astype(np.intp)
+    gamma = virtual - prev
+    a = np.take_along_axis(sorted_rows, prev_i[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(sorted_rows, next_i[:, None], axis=1)[:, 0]
+    out = _lerp(a, b, gamma)
+    out[counts == 0] = np.nan
+    return out
+
+
+def _mc_statistics(rows: np.ndarray, quantiles: dict[str, float]) -> dict[str, np.ndarray]:
+    """Mean and quantiles of each row of ``rows[cells, replications]`` (NaN skipped)."""
+    if rows.shape[1] == 0:
+        return {name: np.full(rows.shape[0], np.nan) for name in ("mean", *quantiles)}
+    finite = ~np.isnan(rows)
+    counts = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.sum(rows, axis=1, where=finite) / counts
+    rows = np.sort(rows, axis=1)
+    stats = {"mean": np.where(counts > 0, mean, np.nan)}
+    for name, q in quantiles.items():
+        stats[name] = sorted_quantile(rows, counts, q)
+    return stats
+
+
+def _summary_arrays(cube: MetricCube) -> dict[str, np.ndarray]:
+    """point, mean and quantiles as arrays ``[series, metric, date]``."""
+    _, n_series, n_metrics, n_dates = cube.values.shape
+    zero, mc = _replication_rows(cube)
+    shape = (n_series, n_metrics, n_dates)
+    names = ("point", "mean", *SUMMARY_QUANTILES)
+    out = {name: np.full(shape, np.nan) for name in names}
+    if zero is not None:
+        out["point"][...] = cube.values[zero]
+    n_mc = len(range(*mc.indices(cube.values.shape[0]))) if isinstance(mc, slice) else len(mc)
+    if n_mc == 0 or n_series == 0:
+        return out
+    step = max(1, _CHUNK_CELLS // max(1, n_mc * n_metrics * n_dates))
+    for s0 in range(0, n_series, step):
+        s1 = min(n_series, s0 + step)
+        # Indexed per chunk so a non-contiguous replication set never copies the whole cube;
+        # replications last and contiguous because sorting short contiguous rows is fastest.
+        rows = np.ascontiguousarray(cube.values[mc, s0:s1].reshape(n_mc, -1).T)
+        stats = _mc_statistics(rows, SUMMARY_QUANTILES)
+        for name, arr in stats.items():
+            out[name][s0:s1] = arr.reshape(s1 - s0, n_metrics, n_dates)
+    return out
+
+
+def _string_column(labels: Sequence[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    # Taking from a small string array is ~10x faster than building millions of str objects.
+    return pd.array(list(labels), dtype="str").take(codes)
+
+
+def summarise(cube: MetricCube) -> pd.DataFrame:
+    """One row per metric, series and date with the point estimate and the spread.
+
+    Rows are sorted by metric name, level (national, region, icb, trust), area
+    code, breakdown ('all' first, then alphabetical) and date. Statistics are
+    computed in chunks of series so temporaries stay ~100 MB whatever the cube
+    size (about 4 s per million output rows at 200 replications, one core).
+
+    Args:
+        cube: run results; replication 0 (if present) is the point estimate.
+
+    Returns:
+        DataFrame with columns ``SUMMARY_COLUMNS``; label columns are pandas
+        ``str``, statistics float64 (NaN where undefined or N = 0).
+    """
+    _check_cube(cube)
+    series_order, metric_order, date_order = _orders(cube)
+    n_s, n_m, n_d = len(series_order), len(metric_order), len(date_order)
+    arrays = _summary_arrays(cube)
+    grid = np.ix_(series_order, metric_order, date_order)
+    series_codes = np.tile(np.repeat(series_order, n_d), n_m)
+    columns: dict[str, Any] = {
+        "metric": _string_column(cube.metrics, np.repeat(metric_order, n_s * n_d)),
+        "level": _string_column([k.level for k in cube.series], series_codes),
+        "area_code": _string_column([k.area_code for k in cube.series], series_codes),
+        "breakdown": _string_column([k.breakdown for k in cube.series], series_codes),
+        "date": _string_column(cube.dates, np.tile(date_order, n_m * n_s)),
+    }
+    for name in ("point", "mean", *SUMMARY_QUANTILES):
+        columns[name] = arrays[name][grid].transpose(1, 0, 2).ravel()
+    return pd.DataFrame(columns, columns=list(SUMMARY_COLUMNS))
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """A commitment: ``metric direction threshold`` at the end of ``deadline``.
+
+    Attributes:
+        metric: canonical metric name, e.g. ``rtt_within_18w_pct``.
+        deadline: month ``YYYY-MM``; the value at that month's end is tested.
+        threshold: in the metric's units (percentages 0-100).
+        direction: ``'>='`` or ``'<='``.
+        level: ``national``, ``region``, ``icb`` or ``trust``.
+        area_code: an area code, or ``'*'`` for every area of ``level``.
+        label: text for plots; None lets the plot build one ("92% by Mar 2029").
+        source: where the commitment is published.
+    """
+
+    metric: str
+    deadline: str
+    threshold: float
+    direction: str
+    level: str = "national"
+    area_code: str = "*"
+    label: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _DEADLINE_RE.match(self.deadline):
+            raise ValueError(f"target {self.metric}: deadline {self.deadline!r} is not a month YYYY-MM")
+        if self.direction not in (">=", "<="):
+            raise ValueError(f"target {self.metric}: direction {self.direction!r} must be '>=' or '<='")
+        threshold = float(self.threshold)
+        if not np.isfinite(threshold):
+            raise ValueError(f"target {self.metric}: threshold {self.threshold!r} is not a finite number")
+        object.__setattr__(self, "threshold", threshold)
+        if self.level not in LEVELS:
+            raise ValueError(f"target {self.metric}: level {self.level!r} must be one of {LEVELS}")
+
+    @classmethod
+    def parse(cls, text: str, *, level: str = "national", area_code: str = "*") -> "Target":
+        """Parse the command-line form ``metric>=value@YYYY-MM``.
+
+        Raises:
+            ValueError: naming the text and the expected form.
+        """
+        match = _TARGET_TEXT_RE.match(text)
+        if not match:
+            raise ValueError(f"target {text!r} is not of the form metric>=value@YYYY-MM or metric<=value@YYYY-MM")
+        metric, direction, threshold, deadline = match.groups()
+        return cls(metric, deadline, float(threshold), direction, level, area_code)
+
+    def is_met(self, values: np.ndarray) -> np.ndarray:
+        """Element-wise test; NaN (undefined) never meets a target."""
+        with np.errstate(invalid="ignore"):
+            return values >= self.threshold if self.direction == ">=" else values <= self.threshold
+
+
+def _resolve_target(cube: MetricCube, target: Target) -> tuple[list[int], int] | str:
+    """Series positions and date position a target reads, or why it cannot be evaluated."""
+    if target.metric not in cube.metrics:
+        return f"metric {target.metric} is not in the results"
+    date_pos = [i for i, d in enumerate(cube.dates) if d[:7] == target.deadline]
+    if not date_pos:
+        return f"deadline {target.deadline} is outside the simulated months {min(cube.dates, default='-')[:7]}..{max(cube.dates, default='-')[:7]}"
+    keys = [
+        (k, i) for i, k in enumerate(cube.series)
+        if k.level == target.level and k.breakdown == "all" and target.area_code in ("*", k.area_code)
+    ]
+    if not keys:
+        return f"no {target.level} series for area {target.area_code}"
+    keys.sort(key=lambda pair: _series_sort_key(pair[0]))
+    return [i for _, i in keys], date_pos[0]
+
+
+def unevaluable_targets(cube: MetricCube, targets: Iterable[Target]) -> list[tuple[Target, str]]:
+    """Targets that ``evaluate_targets`` skips, each with the reason.
+
+    A target is skipped when its deadline is outside the cube's months, its
+    metric was not produced, or no series matches its level and area.
+    """
+    out = []
+    for target in targets:
+        resolved = _resolve_target(cube, target)
+        if isinstance(resolved, str):
+            out.append((target, resolved))
+    return out
+
+
+def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFrame:
+    """Value and probability of meeting each commitment at its deadline.
+
+    Rows follow the order of ``targets``; a ``'*'`` target expands to one row
+    per area of its level (breakdown ``all``), in area-code order. Targets that
+    cannot be evaluated are left out with a ``UserWarning`` naming each one;
+    ``unevaluable_targets`` returns the same list for callers that record it.
+
+    ``probability_met`` is the share of replications 1..N meeting the target;
+    a replication where the metric is undefined (NaN) counts as not met.
+
+    Returns:
+        DataFrame with columns ``TARGET_COLUMNS``.
+    """
+    _check_cube(cube)
+    zero, mc = _replication_rows(cube)
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for target in targets:
+        resolved = _resolve_target(cube, target)
+        if isinstance(resolved, str):
+            skipped.append(f"{target.metric}{target.direction}{target.threshold:g}@{target.deadline} "
+                           f"({target.level} {target.area_code}): {resolved}")
+            continue
+        series_idx, date_idx = resolved
+        values = cube.values[:, series_idx, cube.metric_index(target.metric), date_idx]
+        rows.extend(_target_rows(cube, target, series_idx, values, zero, mc))
+    if skipped:
+        warnings.warn("targets not evaluated: " + "; ".join(skipped), UserWarning, stacklevel=2)
+    frame = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+    return frame.astype({c: "float64" for c in ("threshold", "point", "p10", "p50", "p90", "probability_met")})
+
+
+def _target_rows(cube: MetricCube, target: Target, series_idx: list[int], values: np.ndarray,
+                 zero: int | None, mc: np.ndarray | slice) -> list[dict[str, Any]]:
+    """Rows for one resolved target; ``values`` is ``[replication, area]``."""
+    mc_values = values[mc]
+    stats = _mc_statistics(np.ascontiguousarray(mc_values.T), TARGET_QUANTILES)
+    n_mc = mc_values.shape[0]
+    met = target.is_met(mc_values).mean(axis=0) if n_mc else np.full(len(series_idx), np.nan)
+    rows = []
+    for j, s in enumerate(series_idx):
+        rows.append({
+            "metric": target.metric, "deadline": target.deadline, "threshold": target.threshold,
+            "direction": target.direction, "level": target.level, "area_code": cube.series[s].area_code,
+            "point": float(values[zero, j]) if zero is not None else np.nan,
+            **{name: float(stats[name][j]) for name in TARGET_QUANTILES},
+            "probability_met": float(met[j]),
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------- trajectories
+
+
+def _dictionary(labels: Sequence[str], inner: int, outer: int) -> pa.DictionaryArray:
+    """``labels`` (one per block, in row order) each repeated ``inner`` times, all tiled ``outer`` times.
+
+    Codes are built per block and only then expanded, as int32, so no
+    row-length int64 temporaries are made.
+    """
+    dictionary, codes = np.unique(np.array(labels, dtype=object), return_inverse=True)
+    rows = np.tile(np.repeat(codes.astype(np.int32), inner), outer)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(rows, type=pa.int32()), pa.array([str(v) for v in dictionary], type=pa.string()))
+
+
+def trajectories_table(
+    cube: MetricCube,
+    keep_levels: Sequence[str] = ("national", "region", "icb"),
+    *,
+    keep_breakdowns: bool = False,
+) -> pa.Table:
+    """Every replication of the kept series in long format.
+
+    Rows are ordered by metric, series (as in ``summarise``), replication and
+    date. Only breakdown ``all`` is kept unless ``keep_breakdowns`` (DESIGN.md
+    section 6: breakdown rows go to summary.csv only unless a run asks).
+    Dictionaries hold the labels present, sorted.
+
+    Returns:
+        Table with schema ``TRAJECTORY_SCHEMA``.
+    """
+    _check_cube(cube)
+    series_order, metric_order, date_order = _orders(cube)
+    series_order = np.array([s for s in series_order if cube.series[s].level in keep_levels
+                             and (keep_breakdowns or cube.series[s].breakdown == "all")], dtype=np.intp)
+    rep_order = np.argsort(np.asarray(cube.replications), kind="stable")
+    n_r, n_s, n_m, n_d = len(rep_order), len(series_order), len(metric_order), len(date_order)
+
+    # Filled one metric at a time so the only full-size temporary is the output itself.
+    value = np.empty((n_m, n_s, n_r, n_d), dtype=np.float64)
+    for i, m in enumerate(metric_order):
+        block = cube.values[:, series_order, m][rep_order][:, :, date_order]
+        value[i] = block.transpose(1, 0, 2)
+    kept = [cube.series[s] for s in series_order]
+    replication = np.asarray(cube.replications)[rep_order].astype(np.int32)
+    columns = [
+        pa.array(np.tile(np.repeat(replication, n_d), n_m * n_s), type=pa.int32()),
+        pa.array([cube.dates[d] for d in date_order], type=pa.string()).take(
+            pa.array(np.tile(np.arange(n_d, dtype=np.int32), n_m * n_s * n_r))),
+        _dictionary([k.level for k in kept], n_r * n_d, n_m),
+        _dictionary([k.area_code for k in kept], n_r * n_d, n_m),
+        _dictionary([k.breakdown for k in kept], n_r * n_d, n_m),
+        _dictionary([cube.metrics[m] for m in metric_order], n_s * n_r * n_d, 1),
+        pa.array(value.reshape(-1), type=pa.float64()),
+    ]
+    return pa.Table.from_arrays(columns, schema=TRAJECTORY_SCHEMA)
+
+
+# --------------------------------------------------------------------------- run folder
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes renames inside ``path`` durable; a no-op where directories cannot be opened.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file via a temporary sibling, fsync and ``os.replace``.
+
+    Readers see either the old file or the complete new one, never a part.
+
+    Args:
+        path: final file path; its folder must exist.
+        write: called with the open binary temporary file.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """``atomic_write`` of a bytes object."""
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _relative_files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _check_name(name: str) -> None:
+    parts = Path(name).parts
+    if not name or Path(name).is_absolute() or ".." in parts or "\\" in name:
+        raise ValueError(f"file name {name!r} must be a relative path inside the run folder")
+    if name in (MANIFEST_NAME, INCOMPLETE_NAME):
+        raise ValueError(f"file name {name!r} is reserved for the run folder itself")
+
+
+def _is_nonempty_dir(path: Path) -> bool:
+    return path.exists() and (not path.is_dir() or any(path.iterdir()))
+
+
+def _needs_quoting(table: pa.Table) -> bool:
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            if pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py():
+                return True
+    return False
+
+
+def write_csv_to(handle: IO[bytes], df: pd.DataFrame) -> None:
+    """Write ``df`` as CSV: no index, '\\n' line ends, NaN as an empty field.
+
+    Floats are written in their shortest round-trip form (``float(text)`` gives
+    the stored double back exactly; whole numbers appear without ``.0``). Arrow's
+    writer is used because it is ~8x faster than ``DataFrame.to_csv`` on a
+    10-million-row summary. Fields are quoted only if some text field needs it
+    (then Arrow quotes every text field, which is still valid RFC 4180).
+    """
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([str(c) for c in df.columns])
+    handle.write(header.getvalue().encode("utf-8"))
+    style = "needed" if _needs_quoting(table) else "none"
+    pa_csv.write_csv(table, handle, write_options=pa_csv.WriteOptions(include_header=False, quoting_style=style))
+
+
+class RunWriter:
+    """Builds a run folder in ``<run_dir>.incomplete/`` and renames it into place.
+
+    Every file is written atomically. ``finish`` writes ``manifest.json`` last
+    (with the SHA-256 of every other file), removes the ``INCOMPLETE`` marker and
+    renames the staging folder to ``run_dir``. Until then nothing exists at
+    ``run_dir``, so a crash or Ctrl-C never leaves a folder that looks finished.
+
+    On an exception inside ``with RunWriter(...)`` (KeyboardInterrupt included)
+    the staging folder is kept, with the reason in ``INCOMPLETE``, so the user
+    can see how far the run got; ``abort(remove=True)`` deletes it instead.
+
+    Args:
+        run_dir: final folder, e.g. ``outputs/<scenario>/<run_id>``.
+        overwrite: replace an existing non-empty ``run_dir`` (only once the new
+            folder is complete) and a stale staging folder left by a failed run.
+
+    Raises:
+        FileExistsError: ``run_dir`` is non-empty, or a staging folder exists,
+            and ``overwrite`` is False.
+    """
+
+    def __init__(self, run_dir: Path, overwrite: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.overwrite = overwrite
+        self.staging_dir = self.run_dir.with_name(self.run_dir.name + STAGING_SUFFIX)
+        self._state = "open"
+        if not overwrite and _is_nonempty_dir(self.run_dir):
+            raise FileExistsError(
+                f"run folder {self.run_dir} already exists and is not empty; "
+                "choose another run id or pass overwrite=True (--overwrite)")
+        if self.staging_dir.exists():
+            if not overwrite:
+                raise FileExistsError(
+                    f"{self.staging_dir} exists: an earlier run with this id did not finish or is still "
+                    "running; look at its INCOMPLETE file, then delete it or pass overwrite=True")
+            shutil.rmtree(self.staging_dir)
+        self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+        # mkdir without exist_ok: a concurrent writer for the same run fails here.
+        self.staging_dir.mkdir()
+        self._mark_incomplete("The run is in progress or stopped before it finished; these files are partial.\n")
+
+    # -- writing
+
+    def path_for(self, name: str) -> Path:
+        """Staging path for a file another tool writes itself (e.g. plots).
+
+        Its parent folders are created; ``finish`` lists and hashes it like any
+        file written through this object.
+        """
+        self._require_open()
+        _check_name(name)
+        path = self.staging_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write ``data`` to ``name`` (a relative path, '/'-separated)."""
+        atomic_write_bytes(self.path_for(name), data)
+
+    def write_text(self, name: str, text: str) -> None:
+        """Write UTF-8 text exactly as given (no newline translation)."""
+        self.write_bytes(name, text.encode("utf-8"))
+
+    def write_csv(self, name: str, df: pd.DataFrame) -> None:
+        """Write a DataFrame as UTF-8 CSV (see ``write_csv_to``)."""
+        atomic_write(self.path_for(name), lambda handle: write_csv_to(handle, df))
+
+    def write_parquet(self, name: str, table: pa.Table) -> None:
+        """Write a Table with the fixed ``PARQUET_OPTIONS`` (deterministic bytes)."""
+        atomic_write(self.path_for(name), lambda handle: pq.write_table(table, handle, **PARQUET_OPTIONS))
+
+    # -- ending
+
+    def finish(self, manifest: dict[str, Any]) -> Path:
+        """Complete the run: manifest last, then rename into place.
+
+        Args:
+            manifest: JSON-serialisable provenance (version, seed, timings...);
+                a ``files`` mapping of relative path to SHA-256 is added.
+
+        Returns:
+            The final run folder.
+
+        Raises:
+            ValueError: ``manifest`` already has ``files`` or holds NaN.
+            TypeError: ``manifest`` is not JSON-serialisable.
+            FileExistsError: ``run_dir`` appeared meanwhile and overwrite is False.
+        """
+        self._require_open()
+        if "files" in manifest:
+            raise ValueError("manifest must not contain 'files': finish() adds the file hashes")
+        files = {rel: sha256_file(self.staging_dir / rel)
+                 for rel in _relative_files(self.staging_dir) if rel != INCOMPLETE_NAME}
+        text = json.dumps({**manifest, "files": files}, sort_keys=True, indent=2, allow_nan=False) + "\n"
+        if not self.overwrite and _is_nonempty_dir(self.run_dir):
+            raise FileExistsError(f"run folder {self.run_dir} appeared while this run was writing; "
+                                  f"the results are left in {self.staging_dir}")
+        for folder in sorted({(self.staging_dir / rel).parent for rel in files}):
+            _fsync_dir(folder)
+        atomic_write_bytes(self.staging_dir / MANIFEST_NAME, text.encode("utf-8"))
+        (self.staging_dir / INCOMPLETE_NAME).unlink()
+        _fsync_dir(self.staging_dir)
+        self._move_into_place()
+        self._state = "finished"
+        return self.run_dir
+
+    def _move_into_place(self) -> None:
+        aside = self.run_dir.with_name(self.run_dir.name + ".replaced")
+        replacing = self.run_dir.exists() and _is_nonempty_dir(self.run_dir)
+        if replacing:
+            if aside.exists():
+                shutil.rmtree(aside)
+            os.replace(self.run_dir, aside)
+        elif self.run_dir.exists():
+            self.run_dir.rmdir()  # an empty folder: os.replace would accept it, but be explicit
+        try:
+            os.replace(self.staging_dir, self.run_dir)
+        except BaseException:
+            if replacing:
+                os.replace(aside, self.run_dir)
+            self._mark_incomplete("finish() failed while renaming the folder into place.\n")
+            raise
+        _fsync_dir(self.run_dir.parent)
+        if replacing:
+            shutil.rmtree(aside)
+
+    def abort(self, reason: str = "aborted", *, remove: bool = False) -> None:
+        """Stop the run: record ``reason`` in ``INCOMPLETE`` or delete the staging folder.
+
+        Safe to call more than once and after ``finish`` (then it does nothing).
+        """
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        if remove:
+            shutil.rmtree(self.staging_dir, ignore_errors=True)
+        elif self.staging_dir.exists():
+            self._mark_incomplete(f"The run did not finish: {reason}\n")
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is not None:
+            self.abort(f"{exc_type.__name__}: {exc}")
+        elif self._state == "open":
+            self.abort("the writer was closed without finish()")
+
+    def _mark_incomplete(self, text: str) -> None:
+        atomic_write_bytes(self.staging_dir / INCOMPLETE_NAME,
+                           ("INCOMPLETE: this run did not finish; do not use these results.\n" + text).encode())
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"RunWriter for {self.run_dir} is {self._state}; no more files can be written")
+
+
+def verify_run(run_dir: Path) -> list[str]:
+    """Check a run folder against its manifest.
+
+    Returns:
+        Problems found (missing manifest, unfinished marker, missing file, hash
+        mismatch, file not in the manifest), sorted; empty means the folder is
+        exactly as written.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return [f"{run_dir} is not a folder"]
+    manifest_path = run_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        return [f"{MANIFEST_NAME} is missing: the run did not finish or the folder is not a run"]
+    try:
+        files = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
+        if not isinstance(files, dict):
+            raise TypeError("'files' is not a mapping")
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{MANIFEST_NAME} is unreadable or has no 'files' mapping: {exc}"]
+    problems = []
+    for rel, expected in sorted(files.items()):
+        path = run_dir / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            problems.append(f"manifest lists a path outside the run folder: {rel}")
+        elif not path.is_file():
+            problems.append(f"missing file: {rel}")
+        elif (actual := sha256_file(path)) != expected:
+            problems.append(f"hash mismatch: {rel} (manifest {str(expected)[:12]}..., file {actual[:12]}...)")
+    for rel in _relative_files(run_dir):
+        if rel == INCOMPLETE_NAME:
+            problems.append(f"{INCOMPLETE_NAME} marker present: the run did not finish")
+        elif rel != MANIFEST_NAME and rel not in files:
+            problems.append(f"file not in manifest: {rel}")
+    return sorted(problems)

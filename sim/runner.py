@@ -1,0 +1,211 @@
+"""Monte Carlo: plan a run once, then simulate batches of replications on an executor.
+
+A :class:`RunPlan` holds everything a worker needs (validated scenario,
+calibration, engine rows, start state). Batches are contiguous ranges of
+replication indices; each replication draws only from its own streams and is
+computed row by row, so results are byte-identical whatever the batch size,
+the number of workers or the order in which batches finish.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from sim import reference
+from sim.calibration import national_start_stock
+from sim.config import CalibrationParams, Scenario, load_calibration, resolve_path, scenario_error
+from sim.engine import flow
+from sim.engine.census import sum_groups, sum_rows_to_groups
+from sim.metrics import Geography, MetricCube
+from sim.model import NHSModel, previous_month
+from sim.scenarios.build import RowLayout, batch_inputs
+from sim.scenarios.flows import month_range
+from sim.world import World, load_world
+from sim.yamlio import LoadedDocument
+
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated, ready-to-run scenario.
+
+    Attributes:
+        scenario: the validated scenario (after command-line overrides).
+        calibration: the calibration it uses.
+        rows: engine rows and start lists.
+        start_shape: float64 ``[stage, bin]`` national list shape at the start census (sums to 1).
+        months: simulated months.
+        start_errors: reconstruction error of the start state against each published aggregate.
+        world: the world the rows come from.
+    """
+
+    scenario: Scenario
+    calibration: CalibrationParams
+    rows: RowLayout
+    start_shape: np.ndarray
+    months: tuple[str, ...]
+    start_errors: dict[str, float]
+    world: World
+
+    @property
+    def replications(self) -> np.ndarray:
+        """Replication indices: 0 (point estimate) then 1..N."""
+        return np.arange(self.scenario.replications + 1, dtype=np.int64)
+
+    def start_stock(self, n_reps: int) -> np.ndarray:
+        """float32 ``[rep, row, stage, bin]`` start lists (the same in every replication)."""
+        one = self.rows.start_list[:, None, None] * self.start_shape[None]
+        return np.broadcast_to(one.astype(np.float32), (n_reps,) + one.shape).copy()
+
+
+def geography_of(world: World, rows_trust: np.ndarray, rows_specialty: np.ndarray) -> Geography:
+    return Geography(
+        row_trust=rows_trust,
+        row_specialty=rows_specialty,
+        trust_codes=world.rtt_trust_codes,
+        trust_icb=np.asarray(world.rtt_trust_icb, dtype=np.int64),
+        icb_codes=world.icb_codes,
+        icb_region=np.asarray(world.icb_region, dtype=np.int64),
+        region_codes=world.region_codes,
+        specialty_codes=world.specialty_codes,
+    )
+
+
+def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
+    """Check the scenario against the data and lay out the engine rows.
+
+    Raises:
+        InputError: a start month without a published position before it, or a
+            calibration fitted on months after the start (it would see the future).
+    """
+    observed = reference.rtt_national()
+    census_month = previous_month(scenario.start)
+    if census_month not in observed.index or np.isnan(observed.loc[census_month, "waiting_list"]):
+        have = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index
+        raise scenario_error(doc, ("start",), scenario.start,
+                             f"needs the published RTT position of {census_month}, which the observed data does not have",
+                             f"a start from {month_after(have[0])} to {month_after(have[-1])}")
+    calib = load_calibration(scenario.calibration, doc)
+    if calib.fit_last_month > census_month:
+        raise scenario_error(doc, ("start",), scenario.start,
+                             f"is before the end of the calibration's fit window ({calib.fit_last_month}): the run would "
+                             "use data from after its start", f"a start after {calib.fit_last_month}, or a calibration "
+                             f"fitted up to {census_month} (sim calibrate --cutoff {census_month})")
+    trusts_csv = scenario.world.trusts_csv
+    world = load_world(resolve_path(doc, ("world", "trusts_csv"), trusts_csv) if trusts_csv else None)
+    national = float(observed.loc[census_month, "waiting_list"])
+    stock, rec = national_start_stock(observed, census_month, calib.admitted_share_of_list)
+    if world.rtt_start_list is not None:
+        lists = np.asarray(world.rtt_start_list, dtype=np.float64)
+    else:
+        lists = np.asarray(world.rtt_share, dtype=np.float64) * national
+    trust_rows, spec_rows = np.nonzero(lists > 0)
+    rows = RowLayout(
+        geography=geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64)),
+        start_list=lists[trust_rows, spec_rows],
+        national_scale=float(lists.sum() / national),
+    )
+    return RunPlan(scenario, calib, rows, stock / stock.sum(), month_range(scenario.start, scenario.end),
+                   dict(rec.errors), world)
+
+
+def month_after(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:])
+    return f"{y + 1}-01" if m == 12 else f"{y}-{m + 1:02d}"
+
+
+def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
+    """Simulate one batch of replications (the picklable unit of work)."""
+    reps = np.asarray(replications, dtype=np.int64)
+    inputs = batch_inputs(plan.scenario, plan.calibration, plan.rows, plan.months, reps)
+    rng = np.random.default_rng(np.random.SeedSequence(plan.scenario.seed, spawn_key=(int(reps[0]), 0)))
+    model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng)
+    return model.run()
+
+
+def batches(n_replications: int, batch_size: int) -> list[np.ndarray]:
+    """Contiguous ranges of replication indices 0..n_replications-1."""
+    return [np.arange(a, min(a + batch_size, n_replications), dtype=np.int64)
+            for a in range(0, n_replications, batch_size)]
+
+
+def default_batch_size(n_replications: int, jobs: int) -> int:
+    """Enough batches to keep every worker busy and the progress bar moving, none too big for memory."""
+    return max(1, min(MAX_BATCH, math.ceil(n_replications / (4 * max(jobs, 1)))))
+
+
+def warm_up() -> None:
+    """Compile (or load from cache) the numba kernels before workers fork."""
+    stock = np.zeros((1, 1, 2, 3), dtype=np.float32)
+    acc = np.zeros((1, 1, flow.N_ACC))
+    one = np.ones((1, 1))
+    flow.advance(stock, acc, clock_starts=one, nonadmitted_activity=one, admitted_activity=one,
+                 dta_share=np.zeros(1), other_rate=np.zeros(1), validation_rate=np.zeros(1), validation_min_bin=0,
+                 hazard=np.ones((2, 3)), other_profile=np.ones(3), age=True)
+    sum_rows_to_groups(stock, np.zeros(1, dtype=np.int64), 1)
+    sum_groups(acc, np.zeros(1, dtype=np.int64), 1)
+
+
+_WORKER_PLAN: RunPlan | None = None
+
+
+def _init_worker(plan: RunPlan) -> None:
+    global _WORKER_PLAN  # the plan each forked worker reuses for every batch it runs
+    _WORKER_PLAN = plan
+
+
+def _run_in_worker(replications: np.ndarray) -> MetricCube:
+    assert _WORKER_PLAN is not None
+    return run_batch(_WORKER_PLAN, replications)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run_plan(plan: RunPlan, jobs: int | None = None, batch_size: int | None = None,
+             progress: Callable[[int], None] | None = None) -> MetricCube:
+    """Simulate every replication of a plan and return the joined cube.
+
+    Args:
+        plan: from :func:`plan_run`.
+        jobs: worker processes (default: all cores); 1 runs in this process.
+        batch_size: replications per batch (default: :func:`default_batch_size`).
+        progress: called with the number of replications just finished.
+    """
+    jobs = jobs or default_jobs()
+    n = len(plan.replications)
+    size = batch_size or plan.scenario.batch_size or default_batch_size(n, jobs)
+    work = batches(n, size)
+    warm_up()
+    cubes: list[MetricCube] = []
+    if jobs == 1 or len(work) == 1:
+        for reps in work:
+            cubes.append(run_batch(plan, reps))
+            if progress:
+                progress(len(reps))
+        return MetricCube.concat(cubes)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context,
+                             initializer=_init_worker, initargs=(plan,)) as pool:
+        pending = {pool.submit(_run_in_worker, reps): len(reps) for reps in work}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    cubes.append(fut.result())
+                    if progress:
+                        progress(pending.pop(fut))
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    return MetricCube.concat(cubes)

@@ -1,0 +1,79 @@
+"""Assemble a batch's engine inputs from the scenario, calibration and world.
+
+Rows are the trust x treatment-function pairs with a list at the start. A
+row's share of national clock starts and of national activity is its share
+of the start list (a row with more patients waiting sees proportionally more
+referrals and activity, so every row starts in the national balance);
+per-trust capacity multipliers then spread trusts' performance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import CalibrationParams, Scenario
+from sim.engine.inputs import MonthlyInputs
+from sim.metrics import Geography
+from sim.scenarios import long_waits, validation
+from sim.scenarios.flows import hazard_by_month, other_removals_profile, projected_rates
+from sim.scenarios.parameters import flow_draws, trust_capacity_multipliers, value
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """Engine rows and their start lists.
+
+    Attributes:
+        geography: rows' trusts and specialties and how they roll up.
+        start_list: float64 ``[row]`` incomplete pathways at the start census.
+        national_scale: the rows' list as a share of England's (1 for the shipped world).
+    """
+
+    geography: Geography
+    start_list: np.ndarray
+    national_scale: float
+
+    @property
+    def share(self) -> np.ndarray:
+        return self.start_list / self.start_list.sum()
+
+
+def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, months: tuple[str, ...],
+                 replications: np.ndarray) -> MonthlyInputs:
+    """Monthly flow rates for the given replications (each computed alone, so batching never matters)."""
+    n_months = len(months)
+    draws = [flow_draws(scenario, calib, int(r), n_months) for r in replications]
+    rates = projected_rates(calib, months, draws)
+    policy = scenario.policies.validation
+    val = np.stack([
+        validation.monthly_share(policy, months, value(policy.removals_pct_of_list, scenario.seed, int(r),
+                                                       "policies.validation.removals_pct_of_list", 0, 50)
+                                 if policy is not None else 0.0)
+        for r in replications
+    ])
+    share = rows.share
+    trust_of_row = rows.geography.row_trust
+    trust_weight = np.bincount(trust_of_row, weights=share, minlength=len(rows.geography.trust_codes))
+    capacity_share = np.empty((len(replications), len(share)))
+    for k, r in enumerate(replications):
+        mult = trust_capacity_multipliers(scenario, int(r), trust_weight)
+        row_cap = share * mult[trust_of_row]
+        capacity_share[k] = row_cap / row_cap.sum()
+    thresholds = long_waits.thresholds(scenario.policies.long_wait_drive, months)
+    return MonthlyInputs(
+        months=months,
+        clock_starts_per_wd=rates["clock_starts"],
+        nonadmitted_activity_per_wd=rates["nonadmitted"],
+        admitted_activity_per_wd=rates["admitted"],
+        dta_share=np.full((len(replications), n_months), calib.dta_share),
+        other_removals_share=rates["other"],
+        validation_share=val,
+        validation_min_bin=validation.first_bin(policy),
+        row_demand_share=share,
+        row_capacity_share=capacity_share,
+        hazard=hazard_by_month(calib.priority, thresholds),
+        other_profile=other_removals_profile(calib.priority),
+        national_scale=rows.national_scale,
+    )

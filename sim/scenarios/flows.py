@@ -1,0 +1,118 @@
+"""Baseline flows: clock starts, activity and other removals, month by month.
+
+A pure transform from (calibration, scenario, per-replication parameters) to
+the engine's :class:`~sim.engine.inputs.MonthlyInputs`. Mechanisms, not a
+curve: each flow is a level per working day, times the calendar month's
+seasonal factor, grown at its trend rate, times an autocorrelated shock; the
+working days of each month come from the England bank-holiday calendar when
+the model spreads the flows over its sub-steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import parse_month
+from sim.config import CalibrationParams, FittedTrend, PriorityProfile
+from sim.engine.flow import ADMITTED, NONADMITTED
+
+N_ENGINE_BINS = 106  # bin b holds waits of b-1 to b weeks; the last bin is over 104 weeks
+
+
+def bin_weeks(n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+    """Mid-point wait (weeks) of each engine bin."""
+    w = np.arange(n_bins, dtype=np.float64) - 0.5
+    w[0] = 0.0
+    return w
+
+
+def priority_hazard(p: PriorityProfile, long_wait_weeks: float | None, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+    """``[stage, bin]`` relative priority: urgent + flat + treat in turn + long-wait push.
+
+    Args:
+        p: the fitted profile.
+        long_wait_weeks: the long-wait threshold in force (e.g. 65 while "no one
+            over 65 weeks" is the target); pathways within ``p.long_wait_lead_weeks``
+            of it get the push. None: no long-wait drive.
+    """
+    w = bin_weeks(n_bins)
+    urgent = p.urgent_amplitude * np.exp(-w / p.urgent_weeks)
+    turn = np.minimum(w, 52.0) / 52.0
+    long_wait = 0.0 if long_wait_weeks is None else p.long_wait_priority * (w >= long_wait_weeks - p.long_wait_lead_weeks)
+    h = np.empty((2, n_bins))
+    h[NONADMITTED] = 1.0 + urgent + p.in_turn_nonadmitted * turn + long_wait
+    h[ADMITTED] = 1.0 + urgent + p.in_turn_admitted * turn + long_wait
+    return h
+
+
+def hazard_by_month(p: PriorityProfile, thresholds: list[float | None], n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+    """``[month, stage, bin]`` priority with each month's long-wait threshold."""
+    return np.stack([priority_hazard(p, t, n_bins) for t in thresholds])
+
+
+def other_removals_profile(p: PriorityProfile, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+    """Relative rate of other (non-treatment) removals by bin: rises with wait (validation finds more)."""
+    return 1.0 + p.other_removals_slope * np.minimum(bin_weeks(n_bins), 104.0) / 52.0
+
+
+def months_between(first: str, last: str) -> int:
+    """Whole months from ``first`` to ``last`` (0 when equal)."""
+    y0, m0 = parse_month(first)
+    y1, m1 = parse_month(last)
+    return (y1 - y0) * 12 + (m1 - m0)
+
+
+def month_range(first: str, last: str) -> tuple[str, ...]:
+    y, m = parse_month(first)
+    out = []
+    for _ in range(months_between(first, last) + 1):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return tuple(out)
+
+
+def ar1_shocks(rng: np.random.Generator, n_months: int, sd: float, rho: float) -> np.ndarray:
+    """A stationary AR(1) path with marginal sd ``sd`` (log scale), starting from its stationary law."""
+    eps = rng.standard_normal(n_months)
+    out = np.empty(n_months)
+    prev = sd * eps[0]
+    out[0] = prev
+    innovation = sd * np.sqrt(max(1.0 - rho * rho, 0.0))
+    for k in range(1, n_months):
+        prev = rho * prev + innovation * eps[k]
+        out[k] = prev
+    return out
+
+
+@dataclass(frozen=True)
+class FlowDraws:
+    """One replication's draws of the flow parameters (replication 0: central values, no shocks)."""
+
+    demand_growth_pct: float
+    nonadmitted_growth_pct: float
+    admitted_growth_pct: float
+    other_removals_pct: float
+    demand_shock: np.ndarray  # log-scale, one per month
+    capacity_shock: np.ndarray
+
+
+def trend_path(trend: FittedTrend, months: tuple[str, ...], origin: str, growth_pct: float,
+               shock: np.ndarray) -> np.ndarray:
+    """Per-working-day rate in each month: level x season x growth x exp(shock)."""
+    elapsed = np.array([months_between(origin, m) for m in months], dtype=np.float64) / 12.0
+    season = np.array([trend.seasonal_factors[parse_month(m)[1] - 1] for m in months])
+    return trend.level_per_working_day * season * (1.0 + growth_pct / 100.0) ** elapsed * np.exp(shock)
+
+
+def projected_rates(calib: CalibrationParams, months: tuple[str, ...], draws: list[FlowDraws]) -> dict[str, np.ndarray]:
+    """National per-working-day rates ``[rep, month]`` for a forward projection."""
+    origin = calib.fit_last_month
+    starts = np.stack([trend_path(calib.clock_starts, months, origin, d.demand_growth_pct, d.demand_shock) for d in draws])
+    nonadm = np.stack([trend_path(calib.nonadmitted_activity, months, origin, d.nonadmitted_growth_pct, d.capacity_shock)
+                       for d in draws])
+    adm = np.stack([trend_path(calib.admitted_activity, months, origin, d.admitted_growth_pct, d.capacity_shock)
+                    for d in draws])
+    other = np.stack([np.full(len(months), d.other_removals_pct / 100.0) for d in draws])
+    return {"clock_starts": starts, "nonadmitted": nonadm, "admitted": adm, "other": other}

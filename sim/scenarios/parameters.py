@@ -1,0 +1,74 @@
+"""Per-replication values of every uncertain parameter.
+
+Replication 0 is the point estimate: every parameter at its central value and
+no shocks. Replications 1..N draw each parameter from its own stream, keyed by
+the parameter's name, and each shock path from its process's stream.
+A parameter the scenario leaves unset takes the calibration's fitted value
+with its fitted standard error as a normal distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config import CalibrationParams, FittedTrend, Scenario
+from sim.distributions import Normal, Param, central, sample
+from sim.rng import parameter_stream, stream
+from sim.scenarios.flows import FlowDraws, ar1_shocks
+
+
+def value(p: Param, seed: int, replication: int, name: str, low: float = -np.inf, high: float = np.inf) -> float:
+    """Central value for replication 0, else a draw from the parameter's own stream."""
+    if replication == 0:
+        return central(p)
+    return sample(p, parameter_stream(seed, replication, name), low, high)
+
+
+def _growth(configured: Param | None, fitted: FittedTrend) -> Param:
+    if configured is not None:
+        return configured
+    return Normal(dist="normal", mean=fitted.growth_pct_per_year, sd=fitted.growth_se_pct_per_year)
+
+
+def flow_draws(scenario: Scenario, calib: CalibrationParams, replication: int, n_months: int) -> FlowDraws:
+    """Growth rates, other-removal rate and monthly shocks of one replication."""
+    seed = scenario.seed
+    d, c, r = scenario.demand, scenario.capacity, scenario.removals
+    other = r.other_removals_pct_per_month
+    if other is None:
+        other = Normal(dist="normal", mean=calib.other_removals_pct_per_month,
+                       sd=calib.other_removals_se_pct_per_month / np.sqrt(12.0))
+    draws = dict(
+        demand_growth_pct=value(_growth(d.growth_pct_per_year, calib.clock_starts), seed, replication,
+                                "demand.growth_pct_per_year", -20, 30),
+        nonadmitted_growth_pct=value(_growth(c.nonadmitted_growth_pct_per_year, calib.nonadmitted_activity), seed,
+                                     replication, "capacity.nonadmitted_growth_pct_per_year", -20, 30),
+        admitted_growth_pct=value(_growth(c.admitted_growth_pct_per_year, calib.admitted_activity), seed,
+                                  replication, "capacity.admitted_growth_pct_per_year", -20, 30),
+        other_removals_pct=value(other, seed, replication, "removals.other_removals_pct_per_month", 0, 20),
+    )
+    if replication == 0:
+        zero = np.zeros(n_months)
+        return FlowDraws(**draws, demand_shock=zero, capacity_shock=zero.copy())
+    demand_sd = (d.shock_sd_pct if d.shock_sd_pct is not None else calib.clock_starts.shock_sd_pct) / 100.0
+    demand_rho = d.shock_autocorrelation if d.shock_autocorrelation is not None else calib.clock_starts.shock_autocorrelation
+    cap_fit = calib.nonadmitted_activity
+    cap_sd = (c.shock_sd_pct if c.shock_sd_pct is not None else cap_fit.shock_sd_pct) / 100.0
+    cap_rho = c.shock_autocorrelation if c.shock_autocorrelation is not None else cap_fit.shock_autocorrelation
+    return FlowDraws(
+        **draws,
+        demand_shock=ar1_shocks(stream(seed, replication, "demand"), n_months, demand_sd, max(demand_rho, 0.0)),
+        capacity_shock=ar1_shocks(stream(seed, replication, "capacity"), n_months, cap_sd, max(cap_rho, 0.0)),
+    )
+
+
+def trust_capacity_multipliers(scenario: Scenario, replication: int, weights: np.ndarray) -> np.ndarray:
+    """Persistent per-trust capacity multipliers (mean 1 weighted by ``weights``)."""
+    n = len(weights)
+    if replication == 0:
+        return np.ones(n)
+    sd_pct = value(scenario.world.trust_capacity_variation_pct, scenario.seed, replication,
+                   "world.trust_capacity_variation_pct", 0, 50)
+    sigma = sd_pct / 100.0
+    mult = np.exp(stream(scenario.seed, replication, "trusts").normal(0.0, sigma, n))
+    return mult / float(np.dot(mult, weights) / weights.sum())
