@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from sim.distributions import Param, support
 from sim.errors import InputError, did_you_mean, from_validation_error
@@ -55,7 +55,7 @@ def Ranged(low: float, high: float, unit: str):  # noqa: N802 - reads as a type
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class WorldConfig(_Model):
@@ -116,7 +116,7 @@ class RemovalsConfig(_Model):
 class ValidationPolicy(_Model):
     """A dated validation programme: extra removals of pathways found not to need treatment."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     start: Month = Field(description="First month of the programme (YYYY-MM).")
     end: Month = Field(description="Last month of the programme (YYYY-MM).")
     removals_pct_of_list: Ranged(0, 50, "percent") = Field(
@@ -162,7 +162,7 @@ class OutputConfig(_Model):
         default_factory=lambda: ["national", "region", "icb"],
         description="Levels whose every replication goes to trajectories.parquet (all levels go to summary.csv).",
     )
-    plots: bool = Field(True, description="Write fan charts to plots/.")
+    plots: StrictBool = Field(True, description="Write fan charts to plots/.")
 
 
 class Scenario(_Model):

@@ -317,6 +317,8 @@ def _explain(err: dict, route: _Route, whole_union: bool) -> dict[str, Any]:
 def _value_parts(value: object, phrase: str, allowed: str | None, choices: list[str]) -> dict[str, Any]:
     if value is None:
         return {"problem": "has no value (it is empty or null)", "allowed": allowed}
+    if isinstance(value, float) and value != value:  # NaN fails every bound; "too large" would mislead
+        phrase = "is not a number"
     suggestion = did_you_mean(value, choices) if isinstance(value, str) and choices else None
     return {"value": value, "problem": phrase, "allowed": allowed, "suggestion": suggestion}
 

@@ -202,8 +202,9 @@ def run_plan(plan: RunPlan, jobs: int | None = None, batch_size: int | None = No
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     cubes.append(fut.result())
+                    finished = pending.pop(fut)
                     if progress:
-                        progress(pending.pop(fut))
+                        progress(finished)
         except BaseException:
             for fut in pending:
                 fut.cancel()

@@ -77,6 +77,15 @@ class LoadedDocument:
     locations: Mapping[KeyPath, Location] = field(hash=False, repr=False)
     files: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.locations, types.MappingProxyType):
+            object.__setattr__(self, "locations", types.MappingProxyType(dict(self.locations)))
+        object.__setattr__(self, "files", tuple(self.files))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A mappingproxy cannot be pickled; documents may travel to worker processes.
+        return (LoadedDocument, (self.data, dict(self.locations), self.files))
+
     def locate(self, loc: tuple[Any, ...]) -> tuple[str | None, int | None]:
         """Finds the file and line of the longest known prefix of a key path.
 
@@ -122,7 +131,7 @@ def load_document(path: str | os.PathLike[str]) -> LoadedDocument:
                          allowed="'key: value' lines at the top level")
     converter = _Converter(file)
     data = converter.plain(loaded, (), 1, 0, frozenset())
-    return LoadedDocument(data, types.MappingProxyType(converter.locations), (file,))
+    return LoadedDocument(data, converter.locations, (file,))
 
 
 def load_scenario_document(path: str | os.PathLike[str]) -> LoadedDocument:
@@ -160,7 +169,7 @@ def load_scenario_document(path: str | os.PathLike[str]) -> LoadedDocument:
     for child in reversed(chain[:-1]):
         data, locations = _merge(data, locations, *_without_extends(child))
     files = tuple(doc.files[0] for doc in chain)
-    return LoadedDocument(data, types.MappingProxyType(locations), files)
+    return LoadedDocument(data, locations, files)
 
 
 # --- Reading and parsing --------------------------------------------------------

@@ -90,6 +90,46 @@ def _share_activity(stock, hazard, activity, out):
     return activity - max(remaining, 0.0)
 
 
+@njit(cache=True, inline="always")
+def _priority_scale(row, hazard, hazard_max, activity):
+    """Removal scale ``k`` (removals = stock * k * hazard), or -1 when a bin would saturate."""
+    total = 0.0
+    weight = 0.0
+    for b in range(row.shape[0]):
+        total += row[b]
+        weight += row[b] * hazard[b]
+    if activity <= 0.0 or total <= 0.0 or weight <= 0.0:
+        return 0.0
+    k = min(activity, total) / weight
+    return k if k * hazard_max < 1.0 else -1.0
+
+
+@njit(cache=True, inline="always")
+def _other_and_age(row, total, weighted, other_rate, validation_rate, validation_min_bin, other_profile, age):
+    """Other removals and validation on one stage, fused with ageing; returns what left."""
+    n_bins = row.shape[0]
+    k = other_rate * total / weighted if weighted > 0.0 else 0.0
+    gone = 0.0
+    if age:
+        # Walk down so each bin is read before it is overwritten by the one below it.
+        top = n_bins - 1
+        f_top = min(k * other_profile[top] + (validation_rate if top >= validation_min_bin else 0.0), 1.0)
+        f_below = min(k * other_profile[top - 1] + (validation_rate if top - 1 >= validation_min_bin else 0.0), 1.0)
+        gone += row[top] * f_top + row[top - 1] * f_below
+        row[top] = row[top] * (1.0 - f_top) + row[top - 1] * (1.0 - f_below)
+        for b in range(top - 1, 0, -1):
+            frac = min(k * other_profile[b - 1] + (validation_rate if b - 1 >= validation_min_bin else 0.0), 1.0)
+            gone += row[b - 1] * frac
+            row[b] = row[b - 1] * (1.0 - frac)
+        row[0] = 0.0
+    else:
+        for b in range(n_bins):
+            frac = min(k * other_profile[b] + (validation_rate if b >= validation_min_bin else 0.0), 1.0)
+            gone += row[b] * frac
+            row[b] = row[b] * (1.0 - frac)
+    return gone
+
+
 @njit(cache=True)
 def _advance_kernel(
     stock,
@@ -108,51 +148,65 @@ def _advance_kernel(
     n_reps, n_rows, _, n_bins = stock.shape
     removed = np.empty(n_bins)
     level = np.empty(n_bins)
+    h_n = hazard[NONADMITTED]
+    h_a = hazard[ADMITTED]
+    hmax_n = h_n.max()
+    hmax_a = h_a.max()
     for r in range(n_reps):
         dta = dta_share[r]
         for i in range(n_rows):
+            s_n = stock[r, i, NONADMITTED]
+            s_a = stock[r, i, ADMITTED]
             acc[r, i, ACC_CLOCK_STARTS] += clock_starts[r, i]
-            stock[r, i, NONADMITTED, 0] += clock_starts[r, i]
+            s_n[0] += clock_starts[r, i]
 
-            for b in range(n_bins):
-                level[b] = stock[r, i, NONADMITTED, b]
-            _share_activity(level, hazard[NONADMITTED], nonadmitted_activity[r, i], removed)
-            for b in range(n_bins):
-                moved = removed[b] * dta
-                stock[r, i, NONADMITTED, b] = max(level[b] - removed[b], 0.0)
-                stock[r, i, ADMITTED, b] += moved
-                acc[r, i, ACC_DECISIONS_TO_ADMIT] += moved
-                acc[r, i, ACC_STOPS_NONADMITTED] += removed[b] - moved
-
-            for b in range(n_bins):
-                level[b] = stock[r, i, ADMITTED, b]
-            _share_activity(level, hazard[ADMITTED], admitted_activity[r, i], removed)
-            for b in range(n_bins):
-                stock[r, i, ADMITTED, b] = max(level[b] - removed[b], 0.0)
-                acc[r, i, ACC_STOPS_ADMITTED] += removed[b]
-
-            for s in range(N_STAGES):
-                total = 0.0
-                weighted = 0.0
+            # Non-admitted activity: clock stops, and decisions to admit moving to the
+            # admitted stage (clock still running).
+            k = _priority_scale(s_n, h_n, hmax_n, nonadmitted_activity[r, i])
+            if k >= 0.0:
                 for b in range(n_bins):
-                    total += stock[r, i, s, b]
-                    weighted += stock[r, i, s, b] * other_profile[b]
-                k = other_rate[r] * total / weighted if weighted > 0.0 else 0.0
+                    removed[b] = s_n[b] * k * h_n[b]
+            else:
                 for b in range(n_bins):
-                    frac = k * other_profile[b]
-                    if b >= validation_min_bin:
-                        frac += validation_rate[r]
-                    frac = min(frac, 1.0)
-                    gone = stock[r, i, s, b] * frac
-                    acc[r, i, ACC_OTHER_REMOVALS] += gone
-                    stock[r, i, s, b] -= gone
+                    level[b] = s_n[b]
+                _share_activity(level, h_n, nonadmitted_activity[r, i], removed)
+            done = 0.0
+            total_n = 0.0
+            other_n = 0.0
+            for b in range(n_bins):
+                s_n[b] = max(s_n[b] - removed[b], 0.0)
+                s_a[b] += removed[b] * dta
+                done += removed[b]
+                total_n += s_n[b]
+                other_n += s_n[b] * other_profile[b]
+            acc[r, i, ACC_DECISIONS_TO_ADMIT] += done * dta
+            acc[r, i, ACC_STOPS_NONADMITTED] += done * (1.0 - dta)
 
-            if age:
-                for s in range(N_STAGES):
-                    stock[r, i, s, n_bins - 1] += stock[r, i, s, n_bins - 2]
-                    for b in range(n_bins - 2, 0, -1):
-                        stock[r, i, s, b] = stock[r, i, s, b - 1]
-                    stock[r, i, s, 0] = 0.0
+            # Admitted activity (theatre capacity): admitted clock stops.
+            k = _priority_scale(s_a, h_a, hmax_a, admitted_activity[r, i])
+            if k >= 0.0:
+                for b in range(n_bins):
+                    removed[b] = s_a[b] * k * h_a[b]
+            else:
+                for b in range(n_bins):
+                    level[b] = s_a[b]
+                _share_activity(level, h_a, admitted_activity[r, i], removed)
+            done = 0.0
+            total_a = 0.0
+            other_a = 0.0
+            for b in range(n_bins):
+                s_a[b] = max(s_a[b] - removed[b], 0.0)
+                done += removed[b]
+                total_a += s_a[b]
+                other_a += s_a[b] * other_profile[b]
+            acc[r, i, ACC_STOPS_ADMITTED] += done
+
+            acc[r, i, ACC_OTHER_REMOVALS] += (
+                _other_and_age(s_n, total_n, other_n, other_rate[r], validation_rate[r], validation_min_bin,
+                               other_profile, age)
+                + _other_and_age(s_a, total_a, other_a, other_rate[r], validation_rate[r], validation_min_bin,
+                                 other_profile, age)
+            )
 
 
 def advance(

@@ -242,6 +242,7 @@ def test_schema_errors_name_file_line_key_value_and_allowed(name, line, key_path
     ("name: x\nreplications: 1.5\n", "replications: value 1.5 is not a whole number."),
     ("name: x\nreplications:\n", "replications: has no value (it is empty or null). Allowed: an integer from 0 to 100000."),
     ("name: x\nreplications: .5e3\n", "replications: value '.5e3' is not an integer."),
+    ("name: x\ncapacity:\n  items: [{name: a, rate: .nan}]\n", "capacity.items[0].rate: value nan is not a number."),
     ("replications: 3\n", "scenario.yaml: name: required key is missing. Expected: a string."),
     ("name: 12\n", "name: value 12 is not text (put it in quotes to make it text). Allowed: a string."),
     ("name: x\nReplications: 3\n", "Replications: unknown key. Allowed keys here: name, replications, mode, capacity, "

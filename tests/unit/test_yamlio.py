@@ -7,6 +7,7 @@ corpus of bad files lives in tests/unit/malformed/.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import InputError
+import sim.yamlio as yamlio
 from sim.yamlio import LoadedDocument, load_document, load_scenario_document
 
 MALFORMED = Path(__file__).parent / "malformed"
@@ -126,8 +128,6 @@ def test_unreadable_file(tmp_path):
 
 
 def test_read_failure_is_an_input_error(tmp_path, monkeypatch):
-    import sim.yamlio as yamlio
-
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
@@ -265,6 +265,12 @@ def test_document_is_frozen(tmp_path):
         doc.data = {}  # type: ignore[misc]
     with pytest.raises(TypeError):
         doc.locations[("b",)] = ("x", 1)  # type: ignore[index]
+
+
+def test_document_pickles(tmp_path):
+    doc = load_document(_write(tmp_path, "p.yaml", "a: [1, {b: 2}]\n"))
+    again = pickle.loads(pickle.dumps(doc))
+    assert again == doc and again.locate(("a", 1, "b")) == doc.locate(("a", 1, "b"))
 
 
 def test_bom_and_crlf_are_fine(tmp_path):
