@@ -1,0 +1,148 @@
+"""The flow kernel: hand-checkable steps, conservation, and agreement with the numpy reference."""
+
+import numpy as np
+import pytest
+
+from sim.engine import flow
+
+N_BINS = 6
+
+
+def _step(stock, *, starts=0.0, nonadm=0.0, adm=0.0, dta=0.0, other=0.0, validation=0.0, min_bin=0,
+          hazard=None, profile=None, age=False, impl=flow.advance):
+    n_reps, n_rows = stock.shape[:2]
+    acc = np.zeros((n_reps, n_rows, flow.N_ACC))
+    impl(stock, acc,
+         clock_starts=np.full((n_reps, n_rows), starts),
+         nonadmitted_activity=np.full((n_reps, n_rows), nonadm),
+         admitted_activity=np.full((n_reps, n_rows), adm),
+         dta_share=np.full(n_reps, dta),
+         other_rate=np.full(n_reps, other),
+         validation_rate=np.full(n_reps, validation),
+         validation_min_bin=min_bin,
+         hazard=np.ones((2, stock.shape[-1])) if hazard is None else hazard,
+         other_profile=np.ones(stock.shape[-1]) if profile is None else profile,
+         age=age)
+    return acc
+
+
+def _stock(nonadmitted, admitted=None):
+    s = np.zeros((1, 1, 2, len(nonadmitted)), dtype=np.float32)
+    s[0, 0, 0] = nonadmitted
+    if admitted is not None:
+        s[0, 0, 1] = admitted
+    return s
+
+
+def test_clock_starts_enter_bin_zero_and_ageing_shifts_one_week():
+    s = _stock([0, 10, 20, 30, 40, 50])
+    acc = _step(s, starts=5.0, age=True)
+    # bin 0 -> 1, each bin moves up, the last bin keeps its own plus the one below
+    assert s[0, 0, 0].tolist() == [0, 5, 10, 20, 30, 90]
+    assert acc[0, 0, flow.ACC_CLOCK_STARTS] == 5.0
+
+
+def test_flat_priority_removes_in_proportion_to_stock():
+    s = _stock([0, 10, 30, 0, 0, 0])
+    acc = _step(s, nonadm=8.0)
+    assert s[0, 0, 0].tolist() == pytest.approx([0, 8, 24, 0, 0, 0])
+    assert acc[0, 0, flow.ACC_STOPS_NONADMITTED] == pytest.approx(8.0)
+
+
+def test_decisions_to_admit_move_to_the_admitted_stage_in_the_same_bin():
+    s = _stock([0, 10, 30, 0, 0, 0])
+    acc = _step(s, nonadm=8.0, dta=0.25)
+    assert s[0, 0, 1].tolist() == pytest.approx([0, 0.5, 1.5, 0, 0, 0])
+    assert acc[0, 0, flow.ACC_DECISIONS_TO_ADMIT] == pytest.approx(2.0)
+    assert acc[0, 0, flow.ACC_STOPS_NONADMITTED] == pytest.approx(6.0)
+
+
+def test_activity_beyond_the_list_empties_it_and_no_more():
+    s = _stock([0, 3, 2, 0, 0, 0], admitted=[0, 0, 1, 1, 0, 0])
+    acc = _step(s, nonadm=100.0, adm=100.0)
+    assert s.sum() == 0.0
+    assert acc[0, 0, flow.ACC_STOPS_NONADMITTED] == pytest.approx(5.0)
+    assert acc[0, 0, flow.ACC_STOPS_ADMITTED] == pytest.approx(2.0)
+
+
+def test_a_saturated_priority_bin_is_emptied_and_the_rest_shared():
+    # Bin 5 has 100x priority: it would lose more than it holds, so it is emptied
+    # and the remaining activity is shared over the others by their priority.
+    hazard = np.ones((2, N_BINS))
+    hazard[:, 5] = 100.0
+    s = _stock([0, 10, 10, 0, 0, 1])
+    _step(s, nonadm=5.0, hazard=hazard)
+    assert s[0, 0, 0, 5] == 0.0
+    assert s[0, 0, 0, 1:3].tolist() == pytest.approx([8.0, 8.0])
+
+
+def test_other_removals_take_the_stated_share_shaped_by_the_profile():
+    profile = np.array([1, 1, 1, 1, 3, 3], dtype=float)
+    s = _stock([0, 10, 10, 0, 10, 0])
+    acc = _step(s, other=0.1, profile=profile)
+    assert acc[0, 0, flow.ACC_OTHER_REMOVALS] == pytest.approx(3.0)  # 10% of 30
+    # rate per unit profile k: 3 = k * (10 + 10 + 30) -> k = 0.06
+    assert s[0, 0, 0, [1, 2, 4]].tolist() == pytest.approx([9.4, 9.4, 8.2])
+
+
+def test_validation_reaches_only_bins_at_or_beyond_its_first_bin():
+    s = _stock([0, 10, 10, 10, 10, 10])
+    acc = _step(s, validation=0.5, min_bin=3)
+    assert s[0, 0, 0].tolist() == pytest.approx([0, 10, 10, 5, 5, 5])
+    assert acc[0, 0, flow.ACC_OTHER_REMOVALS] == pytest.approx(15.0)
+
+
+def _random_case(rng, n_reps=3, n_rows=5, n_bins=12):
+    stock = (rng.random((n_reps, n_rows, 2, n_bins)) * rng.choice([0.1, 10, 1000], size=(n_reps, n_rows, 1, 1)))
+    stock = stock.astype(np.float32)
+    kwargs = dict(
+        clock_starts=rng.random((n_reps, n_rows)) * 50,
+        nonadmitted_activity=rng.random((n_reps, n_rows)) * rng.choice([1, 100, 10_000], size=(n_reps, n_rows)),
+        admitted_activity=rng.random((n_reps, n_rows)) * 30,
+        dta_share=rng.random(n_reps) * 0.4,
+        other_rate=rng.random(n_reps) * 0.05,
+        validation_rate=rng.random(n_reps) * 0.02,
+        validation_min_bin=int(rng.integers(0, n_bins)),
+        hazard=1 + rng.random((2, n_bins)) * rng.choice([1, 50]),
+        other_profile=1 + rng.random(n_bins) * 3,
+        age=bool(rng.integers(0, 2)),
+    )
+    return stock, kwargs
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_numba_kernel_agrees_with_the_numpy_reference(seed):
+    rng = np.random.default_rng(seed)
+    stock, kwargs = _random_case(rng)
+    a, b = stock.copy(), stock.copy()
+    acc_a = np.zeros(stock.shape[:2] + (flow.N_ACC,))
+    acc_b = acc_a.copy()
+    flow.advance(a, acc_a, **kwargs)
+    flow.advance_numpy(b, acc_b, **kwargs)
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-3)
+    np.testing.assert_allclose(acc_a, acc_b, rtol=2e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_patients_are_conserved_and_never_negative(seed):
+    rng = np.random.default_rng(100 + seed)
+    stock, kwargs = _random_case(rng)
+    before = stock.astype(np.float64).sum(axis=(2, 3))
+    acc = np.zeros(stock.shape[:2] + (flow.N_ACC,))
+    flow.advance(stock, acc, **kwargs)
+    after = stock.astype(np.float64).sum(axis=(2, 3))
+    out = acc[..., flow.ACC_STOPS_NONADMITTED] + acc[..., flow.ACC_STOPS_ADMITTED] + acc[..., flow.ACC_OTHER_REMOVALS]
+    np.testing.assert_allclose(after, before + acc[..., flow.ACC_CLOCK_STARTS] - out, rtol=1e-5, atol=1e-2)
+    assert (stock >= 0).all()
+
+
+def test_a_replication_does_not_depend_on_the_others_in_its_batch():
+    rng = np.random.default_rng(7)
+    stock, kwargs = _random_case(rng, n_reps=4)
+    whole = stock.copy()
+    flow.advance(whole, np.zeros((4, 5, flow.N_ACC)), **kwargs)
+    alone = stock[2:3].copy()
+    per_rep = {k: (v[2:3] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 4 else v)
+               for k, v in kwargs.items()}
+    flow.advance(alone, np.zeros((1, 5, flow.N_ACC)), **per_rep)
+    assert np.array_equal(alone[0], whole[2])

@@ -1,0 +1,53 @@
+"""Batches and workers never change a replication's results."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.config import load_scenario
+from sim.metrics import MetricCube
+from sim.runner import batches, plan_run, run_batch, run_plan
+
+BASELINE = Path(__file__).resolve().parents[2] / "configs" / "baseline.yaml"
+
+
+@pytest.fixture(scope="module")
+def plan():
+    scenario, doc = load_scenario(BASELINE, {"replications": 5, "end": "2025-06"})
+    return plan_run(scenario, doc)
+
+
+def test_batches_cover_every_replication_once():
+    got = np.concatenate(batches(11, 4))
+    assert got.tolist() == list(range(11))
+
+
+def test_batch_size_does_not_change_results(plan):
+    one = run_batch(plan, np.arange(6))
+    split = MetricCube.concat([run_batch(plan, np.arange(3, 6)), run_batch(plan, np.arange(0, 3))])
+    assert np.array_equal(one.values, split.values, equal_nan=True)
+    assert one.replications.tolist() == list(range(6))
+
+
+def test_process_pool_gives_the_same_bytes_as_serial(plan):
+    serial = run_plan(plan, jobs=1, batch_size=2)
+    pooled = run_plan(plan, jobs=2, batch_size=3)
+    assert np.array_equal(serial.values, pooled.values, equal_nan=True)
+
+
+def test_replication_zero_is_the_point_estimate_and_others_vary(plan):
+    cube = run_batch(plan, np.arange(6))
+    lists = cube.values[:, cube.series_index("national", "ENG"), cube.metric_index("rtt_waiting_list"), -1]
+    assert len(np.unique(lists)) == 6  # every replication draws its own parameters
+    again = run_batch(plan, np.array([0]))
+    assert again.values[0, 0, 0, -1] == cube.values[0, 0, 0, -1]
+
+
+def test_start_census_reproduces_the_published_march_2025_position(plan):
+    cube = run_batch(plan, np.arange(1))
+    eng = cube.series_index("national", "ENG")
+    assert cube.dates[0] == "2025-03-31"
+    assert cube.values[0, eng, cube.metric_index("rtt_waiting_list"), 0] == pytest.approx(7_418_598, abs=2)
+    assert cube.values[0, eng, cube.metric_index("rtt_within_18w_pct"), 0] == pytest.approx(59.778, abs=0.01)
+    assert cube.values[0, eng, cube.metric_index("rtt_over_52w"), 0] == pytest.approx(180_243, rel=1e-4)
