@@ -68,8 +68,18 @@ def _newey_west_se(x: np.ndarray, resid: np.ndarray, lags: int = 3) -> float:
     return float(math.sqrt(s) / np.sum(xc**2))
 
 
+def annual_growth_sd(per_wd: pd.Series) -> float:
+    """Sd (%) of March-on-March growth of the 12-month mean, outside the pandemic years."""
+    r12 = per_wd.rolling(12).mean()
+    yoy = 100.0 * (r12 / r12.shift(12) - 1.0)
+    march = yoy[[m.endswith("-03") for m in yoy.index]].dropna()
+    # A year whose 24 months overlap the pandemic compares a collapse or a rebound, not growth.
+    march = march[[not (m >= PANDEMIC[0] and month_range_start(m, 24) <= PANDEMIC[1]) for m in march.index]]
+    return float(march.std(ddof=1)) if len(march) >= 3 else 0.0
+
+
 def fit_trend(per_wd: pd.Series, first: str, last: str, history: pd.Series | None = None) -> FittedTrend:
-    """Trend, growth s.e., seasonality and AR(1) shock of a per-working-day series."""
+    """Trend, growth s.e., seasonality, AR(1) shock and annual growth variation of a per-working-day series."""
     season = seasonal_factors(history if history is not None else per_wd)
     window = per_wd.loc[first:last]
     if window.isna().any() or len(window) < 12:
@@ -87,6 +97,7 @@ def fit_trend(per_wd: pd.Series, first: str, last: str, history: pd.Series | Non
         seasonal_factors=season,
         shock_sd_pct=float(100.0 * resid.std(ddof=2)),
         shock_autocorrelation=float(np.clip(rho, -0.99, 0.99)),
+        annual_growth_sd_pct=annual_growth_sd((history if history is not None else per_wd).loc[:last]),
     )
 
 

@@ -85,6 +85,9 @@ class DemandConfig(_Model):
     shock_autocorrelation: Optional[float] = Field(
         None, ge=0, le=0.99, description="Month-to-month autocorrelation of the demand shock. Default: calibration."
     )
+    annual_growth_sd_pct: Optional[float] = Field(
+        None, ge=0, le=20, description="Sd (%) of year-to-year changes in the level of clock starts (a random walk). "
+        "Default: calibration (historical variation of annual growth).")
 
 
 class CapacityConfig(_Model):
@@ -102,6 +105,9 @@ class CapacityConfig(_Model):
     shock_autocorrelation: Optional[float] = Field(
         None, ge=0, le=0.99, description="Month-to-month autocorrelation of the activity shock. Default: calibration."
     )
+    annual_growth_sd_pct: Optional[float] = Field(
+        None, ge=0, le=20, description="Sd (%) of year-to-year changes in the level of activity (a random walk). "
+        "Default: calibration (historical variation of annual growth).")
 
 
 class RemovalsConfig(_Model):
@@ -251,6 +257,9 @@ class FittedTrend(_Model):
                                           description="Per-working-day factor for January..December (mean 1).")
     shock_sd_pct: float = Field(ge=0, description="Sd (%) of the monthly residual (AR(1), stationary).")
     shock_autocorrelation: float = Field(ge=-0.99, le=0.99)
+    annual_growth_sd_pct: float = Field(
+        ge=0, description="Sd (%) of year-on-year growth of the 12-month mean per working day, over the published "
+        "history before the cutoff (pandemic months excluded): the size of the random walk in the level.")
 
 
 class PriorityProfile(_Model):

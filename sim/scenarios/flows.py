@@ -73,6 +73,13 @@ def month_range(first: str, last: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def level_shocks(rng: np.random.Generator, n_months: int, sd: float, rho: float, annual_sd: float) -> np.ndarray:
+    """Log-level shocks: a monthly AR(1) (noise) plus a random walk whose 12-month change has sd ``annual_sd``."""
+    noise = ar1_shocks(rng, n_months, sd, rho)
+    walk = np.cumsum(rng.normal(0.0, annual_sd / np.sqrt(12.0), n_months))
+    return noise + walk
+
+
 def ar1_shocks(rng: np.random.Generator, n_months: int, sd: float, rho: float) -> np.ndarray:
     """A stationary AR(1) path with marginal sd ``sd`` (log scale), starting from its stationary law."""
     eps = rng.standard_normal(n_months)

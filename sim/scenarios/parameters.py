@@ -14,7 +14,7 @@ import numpy as np
 from sim.config import CalibrationParams, FittedTrend, Scenario
 from sim.distributions import Normal, Param, central, sample
 from sim.rng import parameter_stream, stream
-from sim.scenarios.flows import FlowDraws, ar1_shocks
+from sim.scenarios.flows import FlowDraws, level_shocks
 
 
 def value(p: Param, seed: int, replication: int, name: str, low: float = -np.inf, high: float = np.inf) -> float:
@@ -55,10 +55,15 @@ def flow_draws(scenario: Scenario, calib: CalibrationParams, replication: int, n
     cap_fit = calib.nonadmitted_activity
     cap_sd = (c.shock_sd_pct if c.shock_sd_pct is not None else cap_fit.shock_sd_pct) / 100.0
     cap_rho = c.shock_autocorrelation if c.shock_autocorrelation is not None else cap_fit.shock_autocorrelation
+    demand_walk = (d.annual_growth_sd_pct if d.annual_growth_sd_pct is not None
+                   else calib.clock_starts.annual_growth_sd_pct) / 100.0
+    cap_walk = (c.annual_growth_sd_pct if c.annual_growth_sd_pct is not None else cap_fit.annual_growth_sd_pct) / 100.0
     return FlowDraws(
         **draws,
-        demand_shock=ar1_shocks(stream(seed, replication, "demand"), n_months, demand_sd, max(demand_rho, 0.0)),
-        capacity_shock=ar1_shocks(stream(seed, replication, "capacity"), n_months, cap_sd, max(cap_rho, 0.0)),
+        demand_shock=level_shocks(stream(seed, replication, "demand"), n_months, demand_sd, max(demand_rho, 0.0),
+                                  demand_walk),
+        capacity_shock=level_shocks(stream(seed, replication, "capacity"), n_months, cap_sd, max(cap_rho, 0.0),
+                                    cap_walk),
     )
 
 
