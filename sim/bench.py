@@ -46,7 +46,7 @@ def _kernel_case(quick: bool) -> dict:
     for _ in range(weeks):
         flow.advance(stock, acc, clock_starts=starts, nonadmitted_activity=act, admitted_activity=act * 0.3,
                      dta_share=np.full(n_reps, 0.2), other_rate=np.full(n_reps, 0.007),
-                     validation_rate=np.zeros(n_reps), validation_min_bin=13, hazard=np.ones((2, n_bins)),
+                     validation_rate=np.zeros(n_reps), validation_min_bin=13, hazard=np.ones((n_reps, 2, n_bins)),
                      other_profile=np.ones(n_bins), age=True)
     seconds = (time.perf_counter() - t) / weeks
     after = stock.sum(dtype=np.float64)

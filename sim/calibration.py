@@ -154,7 +154,7 @@ def single_row_geography() -> Geography:
 
 
 def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, admitted_share: float,
-           thresholds: list[float | None] | None = None) -> MetricCube:
+           thresholds: list[float | None] | None = None, case_mix_shock: np.ndarray | None = None) -> MetricCube:
     """Run the model through observed months with the observed flows (one national row)."""
     months = month_range(first, last)
     flows = derived_flows(obs, months, admitted_share)
@@ -171,7 +171,7 @@ def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, 
         validation_min_bin=0,
         row_demand_share=np.ones(1),
         row_capacity_share=np.ones((1, 1)),
-        hazard=hazard_by_month(priority, thresholds or [None] * len(months)),
+        hazard=hazard_by_month(priority, thresholds or [None] * len(months), case_mix_shock)[None],
         other_profile=other_removals_profile(priority),
     )
     model = NHSModel(single_row_geography(), stock[None, None].astype(np.float32), inputs,
@@ -272,6 +272,42 @@ def fit_priority(obs: pd.DataFrame, first: str, last: str, admitted_share: float
     return profile, fit_errors(replay(obs, first, last, profile, admitted_share, thresholds), obs)
 
 
+# Root mean square, over its first 12 months, of a random walk with yearly sd 1:
+# sqrt(mean(k / 12 for k = 1..12)) = 0.736.
+_WALK_RMS_FIRST_YEAR = math.sqrt(np.mean(np.arange(1, 13) / 12.0))
+_CASE_MIX_STEP = 0.1
+
+
+def size_case_mix(obs: pd.DataFrame, targets: pd.DataFrame, last: str, window_months: int, admitted_share: float,
+                  profile: PriorityProfile, max_evaluations: int) -> tuple[float, dict[str, float]]:
+    """Random-walk sd of the urgent term, sized by how far a fit one year earlier drifted.
+
+    Fit the profile on the window ending 12 months before ``last``, replay the
+    following 12 months with the observed flows (the error is then the
+    mechanism's, not the flows'), and convert its RMSE in % within 18 weeks to
+    a yearly sd of the log urgent weight through the sensitivity of % within
+    18 weeks to that weight. Uses no data after ``last``.
+    """
+    earlier = month_range_start(last, 13)
+    e_months = month_range(month_range_start(earlier, window_months), earlier)
+    e_profile, _ = fit_priority(obs, e_months[0], earlier, admitted_share, long_wait_thresholds(targets, e_months),
+                                max_evaluations)
+    year = month_range(month_range_start(last, 12), last)
+    th = long_wait_thresholds(targets, year)
+    observed = obs.loc[list(year), "pct_within_18w"].to_numpy()
+
+    def pct18(p: PriorityProfile, shock: np.ndarray | None = None) -> np.ndarray:
+        cube = replay(obs, year[0], last, p, admitted_share, th, shock)
+        return national_series(cube, "rtt_within_18w_pct").iloc[1:].to_numpy()
+
+    rmse = float(np.sqrt(np.mean((pct18(e_profile) - observed) ** 2)))
+    base = pct18(profile)
+    slope = float(np.mean(pct18(profile, np.full(len(year), _CASE_MIX_STEP)) - base) / _CASE_MIX_STEP)
+    sd = rmse / (abs(slope) * _WALK_RMS_FIRST_YEAR) if abs(slope) > 1e-9 else 0.0
+    return sd, {"out_of_sample_rmse_pct18": rmse, "pct18_per_log_unit": slope,
+                "earlier_fit_last_month": earlier}
+
+
 def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str, data_vintage: str,
               admitted_share: float, admitted_share_source: str, window_months: int = DEFAULT_WINDOW_MONTHS,
               max_evaluations: int = 500) -> CalibrationParams:
@@ -287,6 +323,7 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
     nonadm_wd = (flows.nonadmitted + flows.dta) / flows.wd
     thresholds = long_wait_thresholds(targets, months)
     priority, fit = fit_priority(obs, first, last, admitted_share, thresholds, max_evaluations)
+    mix_sd, mix_evidence = size_case_mix(obs, targets, last, window_months, admitted_share, priority, max_evaluations)
     other_pct = 100.0 * flows.other_share
     return CalibrationParams(
         name=name,
@@ -302,6 +339,8 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
         other_removals_pct_per_month=float(other_pct.mean()),
         other_removals_se_pct_per_month=float(other_pct.std(ddof=1)),
         priority=priority,
+        case_mix_annual_sd=mix_sd,
+        case_mix_evidence=mix_evidence,
         fit=fit,
     )
 

@@ -108,6 +108,9 @@ class CapacityConfig(_Model):
     annual_growth_sd_pct: Optional[float] = Field(
         None, ge=0, le=20, description="Sd (%) of year-to-year changes in the level of activity (a random walk). "
         "Default: calibration (historical variation of annual growth).")
+    case_mix_annual_sd: Optional[float] = Field(
+        None, ge=0, le=2, description="Sd (log scale) of the yearly change in the weight activity gives to recent "
+        "referrals over long waiters (a random walk). Default: calibration (sized from out-of-sample replay error).")
 
 
 class RemovalsConfig(_Model):
@@ -290,6 +293,9 @@ class CalibrationParams(_Model):
     other_removals_pct_per_month: float = Field(ge=0, le=20)
     other_removals_se_pct_per_month: float = Field(ge=0)
     priority: PriorityProfile
+    case_mix_annual_sd: float = Field(ge=0, description="Random walk sd (log scale, per year) of the urgent term.")
+    case_mix_evidence: dict[str, float | str] = Field(default_factory=dict,
+                                                      description="How case_mix_annual_sd was sized.")
     fit: dict[str, float] = Field(default_factory=dict, description="Fit statistics (RMSE per metric over the window).")
 
 

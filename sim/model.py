@@ -126,7 +126,7 @@ class NHSModel(mesa.Model):
             other_rate=inp.other_removals_share[:, m] * part,
             validation_rate=inp.validation_share[:, m] * part,
             validation_min_bin=inp.validation_min_bin,
-            hazard=inp.hazard[m],
+            hazard=np.ascontiguousarray(inp.hazard[:, m]),
             other_profile=inp.other_profile,
             age=age,
         )

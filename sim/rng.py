@@ -31,6 +31,7 @@ STREAMS: dict[str, int] = {
     "aft": 10,
     "agents": 11,
     "des": 12,
+    "case_mix": 13,
 }
 
 

@@ -149,7 +149,7 @@ def warm_up() -> None:
     one = np.ones((1, 1))
     flow.advance(stock, acc, clock_starts=one, nonadmitted_activity=one, admitted_activity=one,
                  dta_share=np.zeros(1), other_rate=np.zeros(1), validation_rate=np.zeros(1), validation_min_bin=0,
-                 hazard=np.ones((2, 3)), other_profile=np.ones(3), age=True)
+                 hazard=np.ones((1, 2, 3)), other_profile=np.ones(3), age=True)
     sum_rows_to_groups(stock, np.zeros(1, dtype=np.int64), 1)
     sum_groups(acc, np.zeros(1, dtype=np.int64), 1)
 

@@ -148,11 +148,11 @@ def _advance_kernel(
     n_reps, n_rows, _, n_bins = stock.shape
     removed = np.empty(n_bins)
     level = np.empty(n_bins)
-    h_n = hazard[NONADMITTED]
-    h_a = hazard[ADMITTED]
-    hmax_n = h_n.max()
-    hmax_a = h_a.max()
     for r in range(n_reps):
+        h_n = hazard[r, NONADMITTED]
+        h_a = hazard[r, ADMITTED]
+        hmax_n = h_n.max()
+        hmax_a = h_a.max()
         dta = dta_share[r]
         for i in range(n_rows):
             s_n = stock[r, i, NONADMITTED]
@@ -240,7 +240,7 @@ def advance(
         validation_rate: float64 ``[rep]`` extra share removed from each bin at or
             beyond ``validation_min_bin`` in this sub-step.
         validation_min_bin: first bin that validation reaches.
-        hazard: float64 ``[stage, bin]`` relative priority of each bin.
+        hazard: float64 ``[rep, stage, bin]`` relative priority of each bin.
         other_profile: float64 ``[bin]`` relative rate of other removals by bin.
         age: whether this sub-step ends a week (bins shift by one).
     """
@@ -290,13 +290,13 @@ def advance_numpy(stock, acc, *, clock_starts, nonadmitted_activity, admitted_ac
     work = stock.astype(np.float64)
     acc[..., ACC_CLOCK_STARTS] += clock_starts
     work[:, :, NONADMITTED, 0] += clock_starts
-    removed = _share_activity_numpy(work[:, :, NONADMITTED], hazard[NONADMITTED], nonadmitted_activity)
+    removed = _share_activity_numpy(work[:, :, NONADMITTED], hazard[:, None, NONADMITTED], nonadmitted_activity)
     moved = removed * dta_share[:, None, None]
     work[:, :, NONADMITTED] = np.maximum(work[:, :, NONADMITTED] - removed, 0.0)
     work[:, :, ADMITTED] += moved
     acc[..., ACC_DECISIONS_TO_ADMIT] += moved.sum(axis=-1)
     acc[..., ACC_STOPS_NONADMITTED] += (removed - moved).sum(axis=-1)
-    removed = _share_activity_numpy(work[:, :, ADMITTED], hazard[ADMITTED], admitted_activity)
+    removed = _share_activity_numpy(work[:, :, ADMITTED], hazard[:, None, ADMITTED], admitted_activity)
     work[:, :, ADMITTED] = np.maximum(work[:, :, ADMITTED] - removed, 0.0)
     acc[..., ACC_STOPS_ADMITTED] += removed.sum(axis=-1)
     total = work.sum(axis=-1)

@@ -29,7 +29,7 @@ class MonthlyInputs:
         validation_min_bin: first engine bin validation reaches.
         row_demand_share: ``[row]`` each row's share of national clock starts (sums to 1).
         row_capacity_share: ``[R, row]`` each row's share of national activity (sums to 1 per replication).
-        hazard: ``[month, stage, bin]`` priority profile of activity by bin.
+        hazard: ``[R, month, stage, bin]`` priority profile of activity by bin.
         other_profile: ``[bin]`` relative rate of other removals by bin.
         national_scale: multiplies every national rate (a world that is a part of
             England, e.g. one ICB's trusts, gets its share of the national flows).
@@ -58,8 +58,8 @@ class MonthlyInputs:
         for name in ("clock_starts_per_wd", "nonadmitted_activity_per_wd", "admitted_activity_per_wd"):
             if (getattr(self, name) < 0).any():
                 raise ValueError(f"{name} has negative values")
-        if self.hazard.shape[0] != len(self.months) or self.hazard.ndim != 3:
-            raise ValueError(f"hazard has shape {self.hazard.shape}, expected [month, stage, bin]")
+        if self.hazard.ndim != 4 or self.hazard.shape[:2] != shape:
+            raise ValueError(f"hazard has shape {self.hazard.shape}, expected [replication, month, stage, bin]")
         if not np.isclose(self.row_demand_share.sum(), 1.0):
             raise ValueError("row_demand_share must sum to 1")
 

@@ -28,7 +28,8 @@ def bin_weeks(n_bins: int = N_ENGINE_BINS) -> np.ndarray:
     return w
 
 
-def priority_hazard(p: PriorityProfile, long_wait_weeks: float | None, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+def priority_hazard(p: PriorityProfile, long_wait_weeks: float | None, n_bins: int = N_ENGINE_BINS,
+                    urgent_scale: float = 1.0) -> np.ndarray:
     """``[stage, bin]`` relative priority: urgent + flat + treat in turn + long-wait push.
 
     Args:
@@ -36,9 +37,11 @@ def priority_hazard(p: PriorityProfile, long_wait_weeks: float | None, n_bins: i
         long_wait_weeks: the long-wait threshold in force (e.g. 65 while "no one
             over 65 weeks" is the target); pathways within ``p.long_wait_lead_weeks``
             of it get the push. None: no long-wait drive.
+        n_bins: engine bins.
+        urgent_scale: multiplies the urgent term (the case-mix shock of a month).
     """
     w = bin_weeks(n_bins)
-    urgent = p.urgent_amplitude * np.exp(-w / p.urgent_weeks)
+    urgent = urgent_scale * p.urgent_amplitude * np.exp(-w / p.urgent_weeks)
     turn = np.minimum(w, 52.0) / 52.0
     long_wait = 0.0 if long_wait_weeks is None else p.long_wait_priority * (w >= long_wait_weeks - p.long_wait_lead_weeks)
     h = np.empty((2, n_bins))
@@ -47,9 +50,11 @@ def priority_hazard(p: PriorityProfile, long_wait_weeks: float | None, n_bins: i
     return h
 
 
-def hazard_by_month(p: PriorityProfile, thresholds: list[float | None], n_bins: int = N_ENGINE_BINS) -> np.ndarray:
-    """``[month, stage, bin]`` priority with each month's long-wait threshold."""
-    return np.stack([priority_hazard(p, t, n_bins) for t in thresholds])
+def hazard_by_month(p: PriorityProfile, thresholds: list[float | None], mix_shock: np.ndarray | None = None,
+                    n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+    """``[month, stage, bin]`` priority with each month's long-wait threshold and case-mix shock (log scale)."""
+    shock = np.zeros(len(thresholds)) if mix_shock is None else mix_shock
+    return np.stack([priority_hazard(p, t, n_bins, float(np.exp(x))) for t, x in zip(thresholds, shock)])
 
 
 def other_removals_profile(p: PriorityProfile, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
@@ -103,6 +108,7 @@ class FlowDraws:
     other_removals_pct: float
     demand_shock: np.ndarray  # log-scale, one per month
     capacity_shock: np.ndarray
+    case_mix_shock: np.ndarray  # log-scale multiplier of the urgent priority term
 
 
 def trend_path(trend: FittedTrend, months: tuple[str, ...], origin: str, growth_pct: float,

@@ -49,7 +49,7 @@ def flow_draws(scenario: Scenario, calib: CalibrationParams, replication: int, n
     )
     if replication == 0:
         zero = np.zeros(n_months)
-        return FlowDraws(**draws, demand_shock=zero, capacity_shock=zero.copy())
+        return FlowDraws(**draws, demand_shock=zero, capacity_shock=zero.copy(), case_mix_shock=zero.copy())
     demand_sd = (d.shock_sd_pct if d.shock_sd_pct is not None else calib.clock_starts.shock_sd_pct) / 100.0
     demand_rho = d.shock_autocorrelation if d.shock_autocorrelation is not None else calib.clock_starts.shock_autocorrelation
     cap_fit = calib.nonadmitted_activity
@@ -64,6 +64,9 @@ def flow_draws(scenario: Scenario, calib: CalibrationParams, replication: int, n
                                   demand_walk),
         capacity_shock=level_shocks(stream(seed, replication, "capacity"), n_months, cap_sd, max(cap_rho, 0.0),
                                     cap_walk),
+        case_mix_shock=level_shocks(stream(seed, replication, "case_mix"), n_months, 0.0, 0.0,
+                                    c.case_mix_annual_sd if c.case_mix_annual_sd is not None
+                                    else calib.case_mix_annual_sd),
     )
 
 

@@ -33,7 +33,7 @@ def _daily_arrivals(days: int) -> np.ndarray:
     for day in range(1, days + 1):
         flow.advance(stock, acc, clock_starts=np.ones((1, 1)), nonadmitted_activity=zeros, admitted_activity=zeros,
                      dta_share=np.zeros(1), other_rate=np.zeros(1), validation_rate=np.zeros(1), validation_min_bin=0,
-                     hazard=np.ones((2, 106)), other_profile=np.ones(106), age=day % 7 == 0)
+                     hazard=np.ones((1, 2, 106)), other_profile=np.ones(106), age=day % 7 == 0)
     return stock
 
 

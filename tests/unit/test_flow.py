@@ -20,7 +20,7 @@ def _step(stock, *, starts=0.0, nonadm=0.0, adm=0.0, dta=0.0, other=0.0, validat
          other_rate=np.full(n_reps, other),
          validation_rate=np.full(n_reps, validation),
          validation_min_bin=min_bin,
-         hazard=np.ones((2, stock.shape[-1])) if hazard is None else hazard,
+         hazard=np.ones((n_reps, 2, stock.shape[-1])) if hazard is None else np.broadcast_to(hazard, (n_reps,) + hazard.shape[-2:]).copy(),
          other_profile=np.ones(stock.shape[-1]) if profile is None else profile,
          age=age)
     return acc
@@ -103,7 +103,7 @@ def _random_case(rng, n_reps=3, n_rows=5, n_bins=12):
         other_rate=rng.random(n_reps) * 0.05,
         validation_rate=rng.random(n_reps) * 0.02,
         validation_min_bin=int(rng.integers(0, n_bins)),
-        hazard=1 + rng.random((2, n_bins)) * rng.choice([1, 50]),
+        hazard=1 + rng.random((n_reps, 2, n_bins)) * rng.choice([1, 50]),
         other_profile=1 + rng.random(n_bins) * 3,
         age=bool(rng.integers(0, 2)),
     )

@@ -17,7 +17,7 @@ def _day(stock, acc, *, starts, activity=0.0, other=0.0, day):
     n_rows = stock.shape[1]
     flow.advance(stock, acc, clock_starts=np.full((1, n_rows), starts), nonadmitted_activity=np.full((1, n_rows), activity),
                  admitted_activity=np.zeros((1, n_rows)), dta_share=np.zeros(1), other_rate=np.full(1, other),
-                 validation_rate=np.zeros(1), validation_min_bin=0, hazard=np.ones((2, BINS)),
+                 validation_rate=np.zeros(1), validation_min_bin=0, hazard=np.ones((1, 2, BINS)),
                  other_profile=np.ones(BINS), age=day % 7 == 0)
 
 
@@ -60,7 +60,7 @@ def test_littles_law_on_simulated_stocks_and_flows():
         starts = np.array([[lam, 1.0 if day == 1 else 0.0]])
         flow.advance(stock, acc, clock_starts=starts, nonadmitted_activity=np.zeros((1, 2)),
                      admitted_activity=np.zeros((1, 2)), dta_share=np.zeros(1), other_rate=np.full(1, q),
-                     validation_rate=np.zeros(1), validation_min_bin=0, hazard=np.ones((2, BINS)),
+                     validation_rate=np.zeros(1), validation_min_bin=0, hazard=np.ones((1, 2, BINS)),
                      other_profile=np.ones(BINS), age=day % 7 == 0)
         tagged.append(float(stock[0, 1].sum(dtype=np.float64)))
     list_size = float(stock[0, 0].sum(dtype=np.float64))
@@ -75,7 +75,7 @@ def _constant_inputs(months, per_wd, activity_per_wd, bins=BINS):
         nonadmitted_activity_per_wd=np.full((1, n), activity_per_wd), admitted_activity_per_wd=np.zeros((1, n)),
         dta_share=np.zeros((1, n)), other_removals_share=np.zeros((1, n)), validation_share=np.zeros((1, n)),
         validation_min_bin=0, row_demand_share=np.ones(1), row_capacity_share=np.ones((1, 1)),
-        hazard=np.ones((n, 2, bins)), other_profile=np.ones(bins))
+        hazard=np.ones((1, n, 2, bins)), other_profile=np.ones(bins))
 
 
 def test_list_is_stationary_when_demand_equals_capacity_in_the_deterministic_mode():
