@@ -1,0 +1,74 @@
+"""Score a forecast against what was later published, and against persistence.
+
+Persistence holds the cutoff month's published value flat: the forecast to
+beat. Errors are the mean absolute error of the median over the forecast
+months, in percent of the observed value for counts and in points (or weeks)
+for percentages and waits. Coverage is the share of observed months inside
+the 10-90% and 5-95% bands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration import OBSERVED_COLUMN
+
+BACKTEST_METRICS = ("rtt_waiting_list", "rtt_within_18w_pct", "rtt_median_weeks", "rtt_p92_weeks", "rtt_over_52w")
+
+
+def _unit(metric: str) -> str:
+    if metric.endswith("_pct"):
+        return "points"
+    if metric.endswith("_weeks"):
+        return "weeks"
+    return "% of observed"
+
+
+def _error(forecast: np.ndarray, observed: np.ndarray, unit: str) -> float:
+    if unit == "% of observed":
+        return float(np.mean(np.abs(forecast - observed) / observed) * 100.0)
+    return float(np.mean(np.abs(forecast - observed)))
+
+
+def score(summary: pd.DataFrame, observed: pd.DataFrame, cutoff: str,
+          metrics: tuple[str, ...] = BACKTEST_METRICS) -> pd.DataFrame:
+    """One row per metric: model and persistence errors, and band coverage.
+
+    Args:
+        summary: summary.csv rows of the forecast run (national level is used).
+        observed: published series indexed by month (columns as rtt_national_monthly.csv).
+        cutoff: last month the forecast knew (persistence holds its value).
+    """
+    national = summary[(summary["level"] == "national") & (summary["breakdown"] == "all")]
+    rows = []
+    for metric in metrics:
+        f = national[national["metric"] == metric].copy()
+        f["month"] = f["date"].str[:7]
+        f = f[(f["month"] > cutoff) & f["month"].isin(observed.index)].set_index("month")
+        obs = observed.loc[f.index, OBSERVED_COLUMN[metric]].to_numpy(dtype=float)
+        keep = ~np.isnan(obs)
+        f, obs = f[keep], obs[keep]
+        if len(f) == 0:
+            continue
+        unit = _unit(metric)
+        persistence = np.full(len(obs), float(observed.loc[cutoff, OBSERVED_COLUMN[metric]]))
+        model_err = _error(f["p50"].to_numpy(), obs, unit)
+        pers_err = _error(persistence, obs, unit)
+        rows.append({
+            "metric": metric, "months": len(obs), "unit": unit, "model_error": model_err,
+            "persistence_error": pers_err, "beats_persistence": model_err < pers_err,
+            "coverage_10_90": float(np.mean((obs >= f["p10"]) & (obs <= f["p90"]))),
+            "coverage_5_95": float(np.mean((obs >= f["p5"]) & (obs <= f["p95"]))),
+        })
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The score table as markdown, for docs/VALIDATION.md."""
+    lines = ["| metric | months | model error | persistence error | unit | 10-90% coverage | 5-95% coverage |",
+             "|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(f"| `{r.metric}` | {r.months} | {r.model_error:.2f} | {r.persistence_error:.2f} | {r.unit} | "
+                     f"{100 * r.coverage_10_90:.0f}% | {100 * r.coverage_5_95:.0f}% |")
+    return "\n".join(lines)
