@@ -26,7 +26,6 @@ Reading rules (decided here, relied on by the schema in ``sim.config``):
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import stat
@@ -43,7 +42,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from sim.errors import InputError, did_you_mean, format_key_path
+from sim.errors import InputError, format_key_path
+from sim.extends import load_chain, similar_yaml_file
 
 KeyPath = tuple[Any, ...]
 Location = tuple[str, int]
@@ -51,7 +51,6 @@ Location = tuple[str, int]
 MAX_FILE_BYTES: Final = 5_000_000  # scenario files are a few KB; stops /dev/zero-like reads
 MAX_VALUES: Final = 200_000  # counted after alias expansion, so alias bombs stop early
 MAX_DEPTH: Final = 100
-_YAML_EXTENSIONS: Final = (".yaml", ".yml")
 _STANDARD_TAGS: Final = {None, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _SYNTAX_HINTS: Final = {
@@ -142,7 +141,8 @@ def load_scenario_document(path: str | os.PathLike[str]) -> LoadedDocument:
     Mappings merge key by key; scalars, lists and nulls from the child replace
     the parent's value (null does not delete). The merged locations point at
     the file that provided each key; ``extends`` itself is dropped from the
-    data, and ``files`` lists the chain, the named file first.
+    data, and ``files`` lists the chain, the named file first. Resolution and
+    merging live in :mod:`sim.extends`.
 
     Args:
         path: The scenario file.
@@ -154,21 +154,7 @@ def load_scenario_document(path: str | os.PathLike[str]) -> LoadedDocument:
         InputError: For a bad file anywhere in the chain, a missing parent, a
             non-text ``extends`` value, or a loop.
     """
-    chain = [load_document(path)]
-    seen = {os.path.realpath(chain[0].files[0]): chain[0].files[0]}
-    while "extends" in chain[-1].data:
-        parent = _resolve_parent(chain[-1], [doc.files[0] for doc in chain])
-        real = os.path.realpath(parent)
-        if real in seen:
-            names = " -> ".join([doc.files[0] for doc in chain] + [parent])
-            raise _extends_error(chain[-1], problem=f"makes a loop: {names}",
-                                 allowed="a chain of files that ends at a file without 'extends'")
-        seen[real] = parent
-        chain.append(load_document(parent))
-    data, locations = _without_extends(chain[-1])
-    for child in reversed(chain[:-1]):
-        data, locations = _merge(data, locations, *_without_extends(child))
-    files = tuple(doc.files[0] for doc in chain)
+    data, locations, files = load_chain(path, load_document)
     return LoadedDocument(data, locations, files)
 
 
@@ -178,7 +164,7 @@ def _read_text(file: str) -> str:
     try:
         info = os.stat(file)
     except FileNotFoundError:
-        raise InputError(file=file, problem="file not found", suggestion=_similar_file(file)) from None
+        raise InputError(file=file, problem="file not found", suggestion=similar_yaml_file(file)) from None
     except (OSError, ValueError) as exc:
         raise InputError(file=file, problem=f"cannot be read ({_reason(exc)})") from None
     if stat.S_ISDIR(info.st_mode):
@@ -206,18 +192,6 @@ def _read_text(file: str) -> str:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-
-
-def _similar_file(file: str) -> str | None:
-    folder, name = os.path.split(file)
-    try:
-        options = sorted(n for n in os.listdir(folder or ".") if n.endswith(_YAML_EXTENSIONS))
-    except OSError:
-        return None
-    # Compare stems: the shared '.yaml' would make unrelated names look alike.
-    stems = {os.path.splitext(option)[0]: option for option in options}
-    found = did_you_mean(os.path.splitext(name)[0], stems)
-    return os.path.join(folder, stems[found]) if found else None
 
 
 class _Constructor(RoundTripConstructor):
@@ -480,71 +454,3 @@ def _item_line(seq: CommentedSeq, index: int, default: int) -> int:
         return int(seq.lc.item(index)[0]) + 1
     except Exception:  # ruamel keeps no position for some items
         return default
-
-
-# --- extends --------------------------------------------------------------------
-
-def _extends_error(doc: LoadedDocument, **parts: Any) -> InputError:
-    file, line = doc.locate(("extends",))
-    return InputError(file=file, line=line, key_path="extends", **parts)
-
-
-def _resolve_parent(doc: LoadedDocument, chain: list[str]) -> str:
-    value = doc.data["extends"]
-    allowed = "the name of another scenario file, relative to this file's folder"
-    if not isinstance(value, str) or not value.strip():
-        raise _extends_error(doc, value=value, problem="is not a file name", allowed=allowed)
-    folder = os.path.dirname(doc.files[0])
-    base = os.path.normpath(os.path.join(folder, value.strip()))
-    candidates = [base] + ([base + ext for ext in _YAML_EXTENSIONS] if not os.path.splitext(base)[1] else [])
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return candidate
-    via = " -> ".join(chain + [base])
-    problem = f"names a file that does not exist ({via})"
-    if os.path.isdir(base):
-        problem = f"names a folder, not a file ({via})"
-    found = _similar_file(base)
-    suggestion = os.path.relpath(found, folder or ".") if found else None
-    raise _extends_error(doc, value=value, problem=problem, allowed=allowed, suggestion=suggestion)
-
-
-def _without_extends(doc: LoadedDocument) -> tuple[dict[Any, Any], dict[KeyPath, Location]]:
-    data = {k: v for k, v in doc.data.items() if k != "extends"}
-    locations = {p: loc for p, loc in doc.locations.items() if p[:1] != ("extends",)}
-    return data, locations
-
-
-def _merge(parent: dict[Any, Any], parent_locs: dict[KeyPath, Location],
-           child: dict[Any, Any], child_locs: dict[KeyPath, Location],
-           path: KeyPath = ()) -> tuple[dict[Any, Any], dict[KeyPath, Location]]:
-    """Deep-merges child over parent; returns new data and the merged locations."""
-    data: dict[Any, Any] = {}
-    locations: dict[KeyPath, Location] = {}
-    for key in list(parent) + [k for k in child if k not in parent]:
-        here = path + (key,)
-        if key in child and key in parent and isinstance(parent[key], dict) and isinstance(child[key], dict):
-            sub_data, sub_locs = _merge(parent[key], parent_locs, child[key], child_locs, here)
-            data[key] = sub_data
-            locations.update(_subtree_locations(here, None, child_locs))
-            locations.update(sub_locs)
-        else:
-            source, source_locs = (child, child_locs) if key in child else (parent, parent_locs)
-            data[key] = copy.deepcopy(source[key])
-            locations.update(_subtree_locations(here, data[key], source_locs))
-    return data, locations
-
-
-def _subtree_locations(path: KeyPath, value: Any, locs: Mapping[KeyPath, Location]) -> dict[KeyPath, Location]:
-    """Locations of ``path`` and, when value is given, of everything under it."""
-    out: dict[KeyPath, Location] = {}
-    stack = [(path, value)]
-    while stack:
-        here, node = stack.pop()
-        if here in locs:
-            out[here] = locs[here]
-        if isinstance(node, dict):
-            stack.extend((here + (k,), v) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((here + (i,), v) for i, v in enumerate(node))
-    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from sim import reference as ref
+from sim.errors import InputError
 from sim.reference import ReferenceDataError
 
 SHARED_DATA = Path("/work/shared/data")
@@ -171,11 +173,9 @@ def test_read_observed_rtt_rejects_bad_files_naming_file_line_column(tmp_path, t
     with pytest.raises(ReferenceDataError) as info:
         ref.read_observed_rtt(path)
     message = str(info.value)
-    assert str(path) in message
-    assert f"line {line}" in message
-    assert f"column '{column}'" in message
-    assert fragment in message
-    assert info.value.column == column and info.value.line == line
+    assert message.startswith(f"{path}:{line}: {column}: ")
+    assert fragment in message and "\n" not in message
+    assert info.value.column == column and info.value.line == line and info.value.path == str(path)
 
 
 def test_read_observed_rtt_missing_file_names_it(tmp_path):
@@ -186,7 +186,7 @@ def test_read_observed_rtt_missing_file_names_it(tmp_path):
 
 def test_read_observed_rtt_rejects_ragged_rows(tmp_path):
     path = write(tmp_path, "month,waiting_list,pct_within_18w\n2025-01,7427669\n")
-    with pytest.raises(ReferenceDataError, match="line 2: has 2 fields"):
+    with pytest.raises(ReferenceDataError, match=r"observed\.csv:2: has 2 fields"):
         ref.read_observed_rtt(path)
 
 
@@ -197,5 +197,13 @@ def test_parse_errors_report_physical_lines_after_comments_and_blanks():
     assert info.value.line == 6
 
 
-def test_error_is_a_value_error():
-    assert issubclass(ReferenceDataError, ValueError)
+def test_error_is_an_input_error_that_survives_pickling():
+    assert issubclass(ReferenceDataError, InputError) and issubclass(ReferenceDataError, ValueError)
+    error = ReferenceDataError("t.csv", "'x' is not a number", 4, "waiting_list")
+    assert error.exit_code == 2
+    assert str(error) == "t.csv:4: waiting_list: 'x' is not a number."
+    assert (error.file, error.line, error.key_path) == ("t.csv", 4, "waiting_list")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is ReferenceDataError and str(back) == str(error)
+    assert (back.path, back.line, back.column) == ("t.csv", 4, "waiting_list")
+    assert str(ReferenceDataError("t.csv", "file not found")) == "t.csv: file not found."
