@@ -11,11 +11,6 @@ from sim import reference
 from sim.metrics import MetricCube
 from sim.results import Target
 
-# The commitments table in the console: RTT headline metrics first.
-HEADLINE_METRICS = ("rtt_within_18w_pct", "rtt_over_52w_pct", "rtt_over_52w", "rtt_over_65w", "rtt_over_78w",
-                    "diag_over_6w_pct", "cancer_fds_pct", "cancer_62d_pct", "cancer_31d_pct")
-
-
 def commitments(cube: MetricCube, extra: list[Target] | None = None) -> list[Target]:
     """Published targets (sim/data/targets.csv) that this run can evaluate, plus any extra ones.
 
@@ -34,6 +29,24 @@ def commitments(cube: MetricCube, extra: list[Target] | None = None) -> list[Tar
     return out + list(extra or [])
 
 
+LABELS = {
+    "rtt_within_18w_pct": "RTT within 18 weeks",
+    "rtt_over_52w_pct": "RTT over 52 weeks (% of list)",
+    "rtt_over_52w": "RTT over 52 weeks",
+    "rtt_over_65w": "RTT over 65 weeks",
+    "rtt_over_78w": "RTT over 78 weeks",
+    "diag_over_6w_pct": "Diagnostics over 6 weeks",
+    "cancer_fds_pct": "Cancer Faster Diagnosis",
+    "cancer_62d_pct": "Cancer 62-day",
+    "cancer_31d_pct": "Cancer 31-day",
+}
+
+
+def _label(metric: str, direction: str, threshold: float) -> str:
+    sign = ">=" if direction == ">=" else "<="
+    return f"{LABELS.get(metric, metric)} {sign} {_fmt(metric, threshold)}"
+
+
 def _fmt(metric: str, value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -49,7 +62,7 @@ def commitments_table(targets: pd.DataFrame, title: str) -> Table:
         table.add_column(col, justify="left" if col in ("Commitment", "Deadline") else "right")
     national = targets[targets["level"] == "national"]
     for row in national.itertuples():
-        label = f"{row.metric} {row.direction} {_fmt(row.metric, row.threshold)}"
+        label = _label(row.metric, row.direction, row.threshold)
         prob = "-" if math.isnan(row.probability_met) else f"{100 * row.probability_met:.0f}%"
         table.add_row(label, row.deadline, _fmt(row.metric, row.point), _fmt(row.metric, row.p50),
                       f"{_fmt(row.metric, row.p10)} - {_fmt(row.metric, row.p90)}", prob)
@@ -57,6 +70,6 @@ def commitments_table(targets: pd.DataFrame, title: str) -> Table:
     for (metric, deadline, direction, threshold), grp in trusts.groupby(
             ["metric", "deadline", "direction", "threshold"], sort=True):
         share = grp["probability_met"].mean()
-        table.add_row(f"{metric} {direction} {_fmt(metric, threshold)} (each trust)", deadline, "-", "-", "-",
+        table.add_row(f"{_label(metric, direction, threshold)} (each trust)", deadline, "-", "-", "-",
                       f"{100 * share:.0f}% of trusts (avg)")
     return table

@@ -100,7 +100,12 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
                              "use data from after its start", f"a start after {calib.fit_last_month}, or a calibration "
                              f"fitted up to {census_month} (sim calibrate --cutoff {census_month})")
     trusts_csv = scenario.world.trusts_csv
-    world = load_world(resolve_path(doc, ("world", "trusts_csv"), trusts_csv) if trusts_csv else None)
+    trusts_path = resolve_path(doc, ("world", "trusts_csv"), trusts_csv) if trusts_csv else None
+    if trusts_path is not None and not trusts_path.is_file():
+        raise scenario_error(doc, ("world", "trusts_csv"), trusts_csv, f"names a file that does not exist ({trusts_path})",
+                             "a CSV path relative to the scenario file, with columns org_code, "
+                             "treatment_function_code, waiting_list")
+    world = load_world(trusts_path)
     national = float(observed.loc[census_month, "waiting_list"])
     stock, rec = national_start_stock(observed, census_month, calib.admitted_share_of_list)
     if world.rtt_start_list is not None:
