@@ -105,6 +105,38 @@ def _priority_scale(row, hazard, hazard_max, activity):
 
 
 @njit(cache=True, inline="always")
+def _removals_by_priority(row, hazard, hazard_max, activity, level, removed):
+    """Fill ``removed`` with one stage's activity by priority (fast sweep, or exact sharing)."""
+    k = _priority_scale(row, hazard, hazard_max, activity)
+    if k >= 0.0:
+        for b in range(row.shape[0]):
+            removed[b] = row[b] * k * hazard[b]
+    else:
+        for b in range(row.shape[0]):
+            level[b] = row[b]
+        _share_activity(level, hazard, activity, removed)
+
+
+@njit(cache=True, inline="always")
+def _take(row, removed, other_profile, moved_to, moved_share):
+    """Remove ``removed`` from a stage, moving ``moved_share`` of it into ``moved_to``.
+
+    Returns the total removed, and the stage's remaining total and its total
+    weighted by ``other_profile`` (gathered here to save a sweep).
+    """
+    done = 0.0
+    total = 0.0
+    weighted = 0.0
+    for b in range(row.shape[0]):
+        row[b] = max(row[b] - removed[b], 0.0)
+        moved_to[b] += removed[b] * moved_share
+        done += removed[b]
+        total += row[b]
+        weighted += row[b] * other_profile[b]
+    return done, total, weighted
+
+
+@njit(cache=True, inline="always")
 def _other_and_age(row, total, weighted, other_rate, validation_rate, validation_min_bin, other_profile, age):
     """Other removals and validation on one stage, fused with ageing; returns what left."""
     n_bins = row.shape[0]
@@ -162,43 +194,14 @@ def _advance_kernel(
 
             # Non-admitted activity: clock stops, and decisions to admit moving to the
             # admitted stage (clock still running).
-            k = _priority_scale(s_n, h_n, hmax_n, nonadmitted_activity[r, i])
-            if k >= 0.0:
-                for b in range(n_bins):
-                    removed[b] = s_n[b] * k * h_n[b]
-            else:
-                for b in range(n_bins):
-                    level[b] = s_n[b]
-                _share_activity(level, h_n, nonadmitted_activity[r, i], removed)
-            done = 0.0
-            total_n = 0.0
-            other_n = 0.0
-            for b in range(n_bins):
-                s_n[b] = max(s_n[b] - removed[b], 0.0)
-                s_a[b] += removed[b] * dta
-                done += removed[b]
-                total_n += s_n[b]
-                other_n += s_n[b] * other_profile[b]
+            _removals_by_priority(s_n, h_n, hmax_n, nonadmitted_activity[r, i], level, removed)
+            done, total_n, other_n = _take(s_n, removed, other_profile, s_a, dta)
             acc[r, i, ACC_DECISIONS_TO_ADMIT] += done * dta
             acc[r, i, ACC_STOPS_NONADMITTED] += done * (1.0 - dta)
 
             # Admitted activity (theatre capacity): admitted clock stops.
-            k = _priority_scale(s_a, h_a, hmax_a, admitted_activity[r, i])
-            if k >= 0.0:
-                for b in range(n_bins):
-                    removed[b] = s_a[b] * k * h_a[b]
-            else:
-                for b in range(n_bins):
-                    level[b] = s_a[b]
-                _share_activity(level, h_a, admitted_activity[r, i], removed)
-            done = 0.0
-            total_a = 0.0
-            other_a = 0.0
-            for b in range(n_bins):
-                s_a[b] = max(s_a[b] - removed[b], 0.0)
-                done += removed[b]
-                total_a += s_a[b]
-                other_a += s_a[b] * other_profile[b]
+            _removals_by_priority(s_a, h_a, hmax_a, admitted_activity[r, i], level, removed)
+            done, total_a, other_a = _take(s_a, removed, other_profile, level, 0.0)
             acc[r, i, ACC_STOPS_ADMITTED] += done
 
             acc[r, i, ACC_OTHER_REMOVALS] += (
