@@ -71,9 +71,12 @@ def main() -> None:
 def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, overwrite, quiet) -> None:
     """Run a scenario and write its results folder."""
     with _Guard():
-        from sim.pipeline import execute_run
+        from sim.config import load_scenario
 
         overrides = {"replications": reps, "seed": seed, "start": start, "end": end}
+        load_scenario(scenario_file, overrides)  # a bad file fails here, before the heavy imports
+        from sim.pipeline import execute_run
+
         result = execute_run(scenario_file, overrides, out_dir=out_dir, jobs=jobs, batch_size=batch_size,
                              keep=list(keep) or None, overwrite=overwrite, quiet=quiet)
         if not quiet:
@@ -86,9 +89,10 @@ def validate(scenario_file) -> None:
     """Check a scenario file (schema, dates against the data, calibration, trusts file)."""
     with _Guard():
         from sim.config import load_scenario
-        from sim.runner import plan_run
 
         scenario, doc = load_scenario(scenario_file)
+        from sim.runner import plan_run  # heavy imports only once the file itself is valid
+
         plan = plan_run(scenario, doc)
         click.echo(f"{scenario_file}: OK ({scenario.name}: {scenario.start} to {scenario.end}, "
                    f"{scenario.replications} replications, {plan.rows.geography.n_rows} trust x specialty rows)")

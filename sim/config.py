@@ -14,7 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, ValidationInfo,
+                      field_validator)
 
 from sim.distributions import Param, support
 from sim.errors import InputError, did_you_mean, from_validation_error
@@ -48,6 +49,14 @@ def _in_range(low: float, high: float, unit: str):
         return p
 
     return AfterValidator(check)
+
+
+def _not_before_start(end: str, info: ValidationInfo) -> str:
+    """Cross-field check on ``end`` (a field validator, so the error names the ``end`` key and its line)."""
+    start = info.data.get("start")
+    if start is not None and end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    return end
 
 
 def Ranged(low: float, high: float, unit: str):  # noqa: N802 - reads as a type
@@ -133,11 +142,10 @@ class ValidationPolicy(_Model):
     )
     min_weeks_waited: int = Field(12, ge=0, le=104, description="Validation reaches pathways waiting at least this many weeks.")
 
-    @model_validator(mode="after")
-    def _dates(self) -> "ValidationPolicy":
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: str, info: ValidationInfo) -> str:
+        return _not_before_start(end, info)
 
 
 class LongWaitStep(_Model):
@@ -151,12 +159,14 @@ class LongWaitDrive(_Model):
 
     schedule: list[LongWaitStep] = Field(min_length=1, description="Thresholds in date order.")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "LongWaitDrive":
-        starts = [step.start for step in self.schedule]
-        if starts != sorted(set(starts)):
-            raise ValueError(f"schedule start months must be in increasing order without repeats, got {starts}")
-        return self
+    @field_validator("schedule")
+    @classmethod
+    def _ordered(cls, schedule: list[LongWaitStep]) -> list[LongWaitStep]:
+        for k in range(1, len(schedule)):
+            if schedule[k].start <= schedule[k - 1].start:
+                raise ValueError(f"schedule[{k}].start {schedule[k].start} is not after schedule[{k - 1}].start "
+                                 f"{schedule[k - 1].start}; steps must be in increasing order of start month")
+        return schedule
 
 
 class Policies(_Model):
@@ -195,11 +205,10 @@ class Scenario(_Model):
     policies: Policies = Field(default_factory=Policies)
     outputs: OutputConfig = Field(default_factory=OutputConfig)
 
-    @model_validator(mode="after")
-    def _horizon(self) -> "Scenario":
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: str, info: ValidationInfo) -> str:
+        return _not_before_start(end, info)
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Scenario, LoadedDocument]:
@@ -224,12 +233,16 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = from_validation_error(exc, doc, Scenario)
-        top = (err.key_path or "").split(".")[0].split("[")[0]
-        if (overrides or {}).get(top) is not None:
-            err = err.replace(file="command line", line=None, key_path=f"--{_OPTION_OF.get(top, top)}")
-        raise err from None
+        raise blame_command_line(from_validation_error(exc, doc, Scenario), overrides) from None
     return scenario, doc
+
+
+def blame_command_line(err: InputError, overrides: dict[str, Any] | None) -> InputError:
+    """Point an error at the command-line option that set the offending value, if one did."""
+    top = (err.key_path or "").split(".")[0].split("[")[0]
+    if (overrides or {}).get(top) is not None:
+        return err.replace(file="command line", line=None, key_path=f"--{_OPTION_OF.get(top, top)}")
+    return err
 
 
 _OPTION_OF = {"replications": "reps"}

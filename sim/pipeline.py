@@ -25,7 +25,8 @@ from ruamel.yaml import YAML
 import sim
 from sim import reference
 from sim.calibration import calibrate, write_calibration
-from sim.config import CalibrationParams, Scenario, load_scenario
+from sim.config import CalibrationParams, Scenario, blame_command_line, load_scenario
+from sim.errors import InputError
 from sim.engine.flow import N_STAGES
 from sim.metrics import MetricCube
 from sim.plotting import provenance_text, standard_plots
@@ -90,7 +91,10 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scenario, doc = load_scenario(scenario_file, overrides)
-    plan = plan_run(scenario, doc)
+    try:
+        plan = plan_run(scenario, doc)
+    except InputError as err:
+        raise blame_command_line(err, overrides) from None
     timings["build_seconds"] = time.perf_counter() - t0
     resolved = resolved_yaml(scenario)
     now = dt.datetime.now(dt.timezone.utc)

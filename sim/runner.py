@@ -211,7 +211,16 @@ def run_plan(plan: RunPlan, jobs: int | None = None, batch_size: int | None = No
                     if progress:
                         progress(finished)
         except BaseException:
-            for fut in pending:
-                fut.cancel()
+            _stop_now(pool)
             raise
     return MetricCube.concat(cubes)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Drop queued batches and end running workers: Ctrl-C must not wait for batches in flight."""
+    # The executor has no public way to stop a running task; its worker processes are ours to end.
+    # Take them before shutdown(), which forgets them.
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()

@@ -75,9 +75,6 @@ def test_ctrl_c_in_a_serial_run_exits_130_without_a_finished_folder(sim_argv, si
     _assert_clean_interruption(proc, stdout, stderr, out, sim_cli)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with a process pool, Ctrl-C waits for every batch already handed to "
-                   "the workers (runner.run_plan leaves the `with ProcessPoolExecutor` block, whose shutdown "
-                   "waits); with default batch sizes that is minutes")
 def test_ctrl_c_in_a_process_pool_run_stops_within_seconds(sim_argv, sim_cli_env, sim_cli, baseline_yaml, tmp_path):
     out = tmp_path / "run"
     # Batches of 10 replications over ten years take ~20 s each, so waiting for them shows.

