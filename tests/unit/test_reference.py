@@ -14,7 +14,8 @@ from sim import reference as ref
 from sim.errors import InputError
 from sim.reference import ReferenceDataError
 
-SHARED_DATA = Path("/work/shared/data")
+# ../shared beside the checkout, as CI and the development machines have it.
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SPECIALTY_CODES = ("C_100", "C_101", "C_110", "C_120", "C_130", "C_140", "C_150", "C_160", "C_170",
                    "C_300", "C_301", "C_320", "C_330", "C_340", "C_400", "C_410", "C_430", "C_502",
                    "X02", "X03", "X04", "X05", "X06")
