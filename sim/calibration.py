@@ -30,7 +30,6 @@ from scipy.optimize import minimize
 
 from sim.calendar import parse_month, working_days_in_month
 from sim.config import CalibrationParams, FittedTrend, PriorityProfile
-from sim.engine.flow import ADMITTED, NONADMITTED
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month

@@ -15,29 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sim.metrics import MetricCube, SeriesKey
+from sim.metrics import MetricCube
 from sim.results import Target, evaluate_targets, summarise, trajectories_table
 from sim.run_folder import RunWriter, verify_run
 
-SERIES = (
-    SeriesKey("trust", "RJ1", "C_110"),
-    SeriesKey("region", "Y57"),
-    SeriesKey("trust", "RJ1"),
-    SeriesKey("national", "ENG"),
-    SeriesKey("icb", "QWE"),
-    SeriesKey("region", "Y56"),
-)
-METRICS = ("rtt_within_18w_pct", "rtt_waiting_list")
-DATES = ("2026-03-31", "2026-01-31", "2026-02-28")
-N_REPS = 11
-
-
-def make_cube() -> MetricCube:
-    """Replication r of cell (s, m, d) holds 100 s + 1000 m + 10000 d + r."""
-    reps = np.arange(N_REPS)
-    s, m, d = np.meshgrid(*(np.arange(n) for n in (len(SERIES), len(METRICS), len(DATES))), indexing="ij")
-    values = (100.0 * s + 1000.0 * m + 10000.0 * d)[None] + reps[:, None, None, None]
-    return MetricCube(values, reps.astype(np.int64), SERIES, METRICS, DATES)
+from small_cube import make_cube  # noqa: E402  (shared test cube)
 
 
 def write_run(run_dir: Path, cube: MetricCube) -> Path:

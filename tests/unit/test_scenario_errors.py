@@ -18,7 +18,6 @@ from inside ``scenarios_malformed/`` so that messages show short file names.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
