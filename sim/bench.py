@@ -77,7 +77,7 @@ def _national_case(quick: bool) -> dict:
     return {"seconds": t2 - t0, "build_seconds": t1 - t0, "simulate_seconds": t2 - t1, "replications": reps + 1,
             "seconds_per_replication_year": (t2 - t1) / ((reps + 1) * years), "months": len(plan.months),
             "dimensions": {"rows": plan.rows.geography.n_rows, "trusts": len(plan.rows.geography.trust_codes),
-                           "bins": int(plan.start_shape.shape[-1])},
+                           "bins": int(plan.start_rows.shape[-1])},
             "check": {"national_list_finite_positive": ok, "ok": ok}}
 
 

@@ -153,7 +153,7 @@ def single_row_geography() -> Geography:
 
 
 def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, admitted_share: float,
-           thresholds: list[float | None] | None = None, case_mix_shock: np.ndarray | None = None) -> MetricCube:
+           thresholds: list[tuple[float, ...]] | None = None, case_mix_shock: np.ndarray | None = None) -> MetricCube:
     """Run the model through observed months with the observed flows (one national row)."""
     months = month_range(first, last)
     flows = derived_flows(obs, months, admitted_share)
@@ -170,7 +170,7 @@ def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, 
         validation_min_bin=0,
         row_demand_share=np.ones(1),
         row_capacity_share=np.ones((1, 1)),
-        hazard=hazard_by_month(priority, thresholds or [None] * len(months), case_mix_shock)[None],
+        hazard=hazard_by_month(priority, thresholds or [()] * len(months), case_mix_shock)[None],
         other_profile=other_removals_profile(priority),
     )
     model = NHSModel(single_row_geography(), stock[None, None].astype(np.float32), inputs,
@@ -243,23 +243,24 @@ def _unprofile(values: dict[str, float]) -> np.ndarray:
     return np.array(out)
 
 
-def long_wait_thresholds(targets: pd.DataFrame, months) -> list[float | None]:
-    """The long-wait threshold being chased each month: the target with the nearest deadline.
+def long_wait_thresholds(targets: pd.DataFrame, months) -> list[tuple[float, ...]]:
+    """The long-wait thresholds in force each month: targets already due, plus the next one chased.
 
-    Uses the zero-tolerance historical targets (``rtt_over_XXw <= 0``) and the
-    52-week share target; after the last deadline the last threshold stays.
+    Uses the historical long-wait targets (``rtt_over_XXw``) and the 52-week
+    share target from sim/data/targets.csv.
     """
     rows = targets[targets.metric.str.match(r"^rtt_over_\d+w(_pct)?$")]
     drives = sorted((r.deadline, float(r.metric.split("_")[2][:-1])) for r in rows.itertuples())
     out = []
     for m in months:
-        ahead = [w for deadline, w in drives if deadline >= m]
-        out.append(ahead[0] if ahead else (drives[-1][1] if drives else None))
+        due = [w for deadline, w in drives if deadline < m]
+        ahead = [w for deadline, w in drives if deadline >= m][:1]
+        out.append(tuple(sorted(set(due + ahead), reverse=True)))
     return out
 
 
 def fit_priority(obs: pd.DataFrame, first: str, last: str, admitted_share: float,
-                 thresholds: list[float | None], max_evaluations: int = 500) -> tuple[PriorityProfile, dict[str, float]]:
+                 thresholds: list[tuple[float, ...]], max_evaluations: int = 500) -> tuple[PriorityProfile, dict[str, float]]:
     """Least-squares fit of the priority profile by replaying the window."""
     def loss(x: np.ndarray) -> float:
         errs = fit_errors(replay(obs, first, last, _profile(x), admitted_share, thresholds), obs)

@@ -75,6 +75,12 @@ class WorldConfig(_Model):
         description="Your own trusts CSV (org_code, treatment_function_code, waiting_list) instead of the "
         "shipped proxy; path relative to the scenario file. The run then starts from exactly these lists.",
     )
+    trust_lists: Literal["published_2025_03", "activity_proxy"] = Field(
+        "published_2025_03",
+        description="Where each trust's start list and its % within 18 weeks come from (without a trusts_csv): "
+        "the March 2025 published trust totals (sim/data/rtt_trust_totals_2025_03.csv), or the activity proxy "
+        "with the national shape for every trust (docs/DATA.md).",
+    )
     trust_capacity_variation_pct: Ranged(0, 50, "percent") = Field(
         5.0,
         description="Standard deviation (%) of a persistent per-trust capacity multiplier drawn once per "
@@ -150,12 +156,16 @@ class ValidationPolicy(_Model):
 
 class LongWaitStep(_Model):
     start: Month = Field(description="Month from which this threshold is chased (YYYY-MM).")
-    weeks: Optional[float] = Field(description="Long-wait threshold in weeks (e.g. 52), or null for no drive.",
-                                   ge=18, le=104)
+    weeks: Optional[float] = Field(description="Long-wait threshold in weeks (e.g. 52) added from this month, "
+                                   "or null to end the drive.", ge=18, le=104)
 
 
 class LongWaitDrive(_Model):
-    """Priority for pathways approaching the long-wait threshold in force (as fitted in calibration)."""
+    """Priority for pathways approaching the long-wait thresholds in force (as fitted in calibration).
+
+    Every step stays in force once started (a target reached is held while the
+    next is chased), until a step with ``weeks: null``.
+    """
 
     schedule: list[LongWaitStep] = Field(min_length=1, description="Thresholds in date order.")
 

@@ -80,7 +80,7 @@ def observed_history() -> dict[str, pd.Series]:
 def dimensions(plan: RunPlan, cube: MetricCube) -> dict[str, int]:
     g = plan.rows.geography
     return {"trusts": len(g.trust_codes), "specialties": len(g.specialty_codes), "rows": g.n_rows,
-            "stages": N_STAGES, "wait_bins": int(plan.start_shape.shape[-1]), "months": len(plan.months),
+            "stages": N_STAGES, "wait_bins": int(plan.start_rows.shape[-1]), "months": len(plan.months),
             "replications": int(len(cube.replications)), "series": len(cube.series), "metrics": len(cube.metrics)}
 
 

@@ -318,12 +318,13 @@ def specialist_mix() -> pd.DataFrame:
 
 
 def rtt_trust_totals() -> pd.DataFrame:
-    """March 2025 RTT list per NHS trust (third-party aggregation; validation only).
+    """March 2025 RTT list per NHS trust (third-party aggregation of NHS England's provider file).
 
     Returns:
         Columns org_code, month, incomplete_pathways, within_18w, source, note.
-        Used to measure how well the activity proxy in :mod:`sim.world` places
-        the list; see docs/DATA.md for its provenance and limits.
+        The default source of trust start lists and trust % within 18 weeks
+        (scenario ``world.trust_lists``); also measures the activity proxy in
+        :mod:`sim.world`. docs/DATA.md has its provenance and limits.
     """
     cols = schema("org_code:code! month:month! incomplete_pathways:count! within_18w:count! source:text "
                   "note:text")

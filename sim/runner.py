@@ -19,7 +19,9 @@ from typing import Callable
 import numpy as np
 
 from sim import reference
-from sim.calibration import national_start_stock
+from sim.calibration import national_start_stock, split_stages
+from sim.engine.census import share_within
+from sim.trust_start import mean_wait_weeks, trust_start_counts
 from sim.config import CalibrationParams, Scenario, load_calibration, resolve_path, scenario_error
 from sim.engine import flow
 from sim.engine.census import sum_groups, sum_rows_to_groups
@@ -41,16 +43,17 @@ class RunPlan:
         scenario: the validated scenario (after command-line overrides).
         calibration: the calibration it uses.
         rows: engine rows and start lists.
-        start_shape: float64 ``[stage, bin]`` national list shape at the start census (sums to 1).
+        start_rows: float64 ``[row, stage, bin]`` each row's list at the start census.
         months: simulated months.
-        start_errors: reconstruction error of the start state against each published aggregate.
+        start_errors: reconstruction error of the start state against each published aggregate,
+            and of the trusts' % within 18 weeks against theirs (``trust_within_18w_max_abs``).
         world: the world the rows come from.
     """
 
     scenario: Scenario
     calibration: CalibrationParams
     rows: RowLayout
-    start_shape: np.ndarray
+    start_rows: np.ndarray
     months: tuple[str, ...]
     start_errors: dict[str, float]
     world: World
@@ -62,8 +65,7 @@ class RunPlan:
 
     def start_stock(self, n_reps: int) -> np.ndarray:
         """float32 ``[rep, row, stage, bin]`` start lists (the same in every replication)."""
-        one = self.rows.start_list[:, None, None] * self.start_shape[None]
-        return np.broadcast_to(one.astype(np.float32), (n_reps,) + one.shape).copy()
+        return np.broadcast_to(self.start_rows.astype(np.float32), (n_reps,) + self.start_rows.shape).copy()
 
 
 def geography_of(world: World, rows_trust: np.ndarray, rows_specialty: np.ndarray) -> Geography:
@@ -108,18 +110,51 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     world = load_world(trusts_path)
     national = float(observed.loc[census_month, "waiting_list"])
     stock, rec = national_start_stock(observed, census_month, calib.admitted_share_of_list)
-    if world.rtt_start_list is not None:
-        lists = np.asarray(world.rtt_start_list, dtype=np.float64)
-    else:
-        lists = np.asarray(world.rtt_share, dtype=np.float64) * national
+    lists, trust_pct = trust_lists(world, scenario.world.trust_lists, national)
+    trust_counts = trust_start_counts(stock.sum(axis=0) * (lists.sum() / national), lists.sum(axis=1), trust_pct)
     trust_rows, spec_rows = np.nonzero(lists > 0)
+    # A row is its trust's shape scaled to the row's list; referrals follow list / mean wait (Little's law).
+    trust_stages = np.stack([split_stages(c, calib.admitted_share_of_list) for c in trust_counts])
+    row_share_of_trust = lists[trust_rows, spec_rows] / lists.sum(axis=1)[trust_rows]
+    start_rows = trust_stages[trust_rows] * row_share_of_trust[:, None, None]
+    demand = lists[trust_rows, spec_rows] / mean_wait_weeks(trust_counts)[trust_rows]
     rows = RowLayout(
         geography=geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64)),
         start_list=lists[trust_rows, spec_rows],
+        demand_share=demand / demand.sum(),
         national_scale=float(lists.sum() / national),
     )
-    return RunPlan(scenario, calib, rows, stock / stock.sum(), month_range(scenario.start, scenario.end),
-                   dict(rec.errors), world)
+    errors = dict(rec.errors)
+    got = 100.0 * (trust_counts * share_within(trust_counts.shape[1], 0, 126)).sum(axis=1) / trust_counts.sum(axis=1)
+    if np.isfinite(trust_pct).any():
+        errors["trust_within_18w_max_abs"] = float(np.nanmax(np.abs(got - trust_pct)))
+    return RunPlan(scenario, calib, rows, start_rows, month_range(scenario.start, scenario.end), errors, world)
+
+
+def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, np.ndarray]:
+    """``[trust, specialty]`` start lists and each trust's % within 18 weeks (NaN: national shape).
+
+    A user trusts file gives both (the % only if it has within_18w). Otherwise
+    trust totals come from the March 2025 published table or the activity proxy,
+    spread over specialties by the world's specialty mix, scaled to the national list.
+    """
+    if world.rtt_start_list is not None:
+        lists = np.asarray(world.rtt_start_list, dtype=np.float64)
+        pct = np.full(lists.shape[0], np.nan)
+        if world.rtt_start_within_18w is not None:
+            pct = 100.0 * np.asarray(world.rtt_start_within_18w).sum(axis=1) / lists.sum(axis=1)
+        return lists, pct
+    share = np.asarray(world.rtt_share, dtype=np.float64)
+    mix = share / share.sum(axis=1, keepdims=True)
+    if basis == "published_2025_03" and world.rtt_trust_published_list is not None:
+        published = np.asarray(world.rtt_trust_published_list, dtype=np.float64)
+        proxy_totals = share.sum(axis=1) * np.nansum(published) / share.sum()
+        totals = np.where(np.isnan(published), proxy_totals, published)
+        pct = np.asarray(world.rtt_trust_published_within_18w_pct, dtype=np.float64)
+    else:
+        totals = share.sum(axis=1)
+        pct = np.full(share.shape[0], np.nan)
+    return mix * (totals * national / totals.sum())[:, None], pct
 
 
 def month_after(month: str) -> str:

@@ -113,6 +113,10 @@ class World:
             user file gave them, else None.
         rtt_start_over_52w: same shape, pathways over 52 weeks, if given, else None.
         rtt_share_basis: ``activity_proxy`` or ``user_trusts_file``.
+        rtt_trust_published_list: float64 ``[rtt_trust]`` March 2025 incomplete
+            pathways per trust (rtt_trust_totals_2025_03.csv), NaN where absent.
+        rtt_trust_published_within_18w_pct: float64 ``[rtt_trust]`` the same
+            table's % within 18 weeks, NaN where absent.
     """
 
     region_codes: tuple[str, ...]
@@ -136,6 +140,8 @@ class World:
     rtt_start_within_18w: np.ndarray | None = None
     rtt_start_over_52w: np.ndarray | None = None
     rtt_share_basis: str = field(default="activity_proxy")
+    rtt_trust_published_list: np.ndarray | None = None
+    rtt_trust_published_within_18w_pct: np.ndarray | None = None
 
     @property
     def n_regions(self) -> int:
@@ -448,6 +454,11 @@ def load_world(trusts_csv: Path | None = None) -> World:
         basis = "user_trusts_file"
     carries = np.zeros(len(trusts), dtype=bool)
     carries[rtt["rtt_trust_index"]] = True
+    published = ref.rtt_trust_totals().set_index("org_code")
+    rtt_codes = trusts["org_code"].iloc[rtt["rtt_trust_index"]].tolist()
+    rtt["rtt_trust_published_list"] = published["incomplete_pathways"].reindex(rtt_codes).to_numpy(dtype=np.float64)
+    rtt["rtt_trust_published_within_18w_pct"] = (
+        100.0 * published["within_18w"] / published["incomplete_pathways"]).reindex(rtt_codes).to_numpy(dtype=np.float64)
     arrays = {k: (None if v is None else _frozen(v)) for k, v in rtt.items()}
     return World(
         region_codes=region_codes,

@@ -1,10 +1,10 @@
 """Assemble a batch's engine inputs from the scenario, calibration and world.
 
 Rows are the trust x treatment-function pairs with a list at the start. A
-row's share of national clock starts and of national activity is its share
-of the start list (a row with more patients waiting sees proportionally more
-referrals and activity, so every row starts in the national balance);
-per-trust capacity multipliers then spread trusts' performance.
+row's share of national clock starts and of national activity is its list
+divided by its trust's mean wait (Little's law: a trust with short waits turns
+its list over faster), so every row starts in balance; per-trust capacity
+multipliers then spread trusts' performance.
 """
 
 from __future__ import annotations
@@ -28,16 +28,15 @@ class RowLayout:
     Attributes:
         geography: rows' trusts and specialties and how they roll up.
         start_list: float64 ``[row]`` incomplete pathways at the start census.
+        demand_share: float64 ``[row]`` share of clock starts and of activity (sums to 1):
+            list / mean wait, so that every row starts in balance.
         national_scale: the rows' list as a share of England's (1 for the shipped world).
     """
 
     geography: Geography
     start_list: np.ndarray
+    demand_share: np.ndarray
     national_scale: float
-
-    @property
-    def share(self) -> np.ndarray:
-        return self.start_list / self.start_list.sum()
 
 
 def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, months: tuple[str, ...],
@@ -53,7 +52,7 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
                                  if policy is not None else 0.0)
         for r in replications
     ])
-    share = rows.share
+    share = rows.demand_share
     trust_of_row = rows.geography.row_trust
     trust_weight = np.bincount(trust_of_row, weights=share, minlength=len(rows.geography.trust_codes))
     capacity_share = np.empty((len(replications), len(share)))

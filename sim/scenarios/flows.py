@@ -28,31 +28,33 @@ def bin_weeks(n_bins: int = N_ENGINE_BINS) -> np.ndarray:
     return w
 
 
-def priority_hazard(p: PriorityProfile, long_wait_weeks: float | None, n_bins: int = N_ENGINE_BINS,
+def priority_hazard(p: PriorityProfile, long_wait_weeks: tuple[float, ...], n_bins: int = N_ENGINE_BINS,
                     urgent_scale: float = 1.0) -> np.ndarray:
     """``[stage, bin]`` relative priority: urgent + flat + treat in turn + long-wait push.
 
     Args:
         p: the fitted profile.
-        long_wait_weeks: the long-wait threshold in force (e.g. 65 while "no one
-            over 65 weeks" is the target); pathways within ``p.long_wait_lead_weeks``
-            of it get the push. None: no long-wait drive.
+        long_wait_weeks: the long-wait thresholds in force (e.g. (78, 65) while "no
+            one over 65 weeks" is chased and 78 weeks is held); pathways within
+            ``p.long_wait_lead_weeks`` of a threshold get its push, and the pushes
+            add up, so a pathway near an older, longer threshold comes first.
         n_bins: engine bins.
         urgent_scale: multiplies the urgent term (the case-mix shock of a month).
     """
     w = bin_weeks(n_bins)
     urgent = urgent_scale * p.urgent_amplitude * np.exp(-w / p.urgent_weeks)
     turn = np.minimum(w, 52.0) / 52.0
-    long_wait = 0.0 if long_wait_weeks is None else p.long_wait_priority * (w >= long_wait_weeks - p.long_wait_lead_weeks)
+    long_wait = sum((p.long_wait_priority * (w >= t - p.long_wait_lead_weeks) for t in long_wait_weeks),
+                    np.zeros(n_bins))
     h = np.empty((2, n_bins))
     h[NONADMITTED] = 1.0 + urgent + p.in_turn_nonadmitted * turn + long_wait
     h[ADMITTED] = 1.0 + urgent + p.in_turn_admitted * turn + long_wait
     return h
 
 
-def hazard_by_month(p: PriorityProfile, thresholds: list[float | None], mix_shock: np.ndarray | None = None,
+def hazard_by_month(p: PriorityProfile, thresholds: list[tuple[float, ...]], mix_shock: np.ndarray | None = None,
                     n_bins: int = N_ENGINE_BINS) -> np.ndarray:
-    """``[month, stage, bin]`` priority with each month's long-wait threshold and case-mix shock (log scale)."""
+    """``[month, stage, bin]`` priority with each month's long-wait thresholds and case-mix shock (log scale)."""
     shock = np.zeros(len(thresholds)) if mix_shock is None else mix_shock
     return np.stack([priority_hazard(p, t, n_bins, float(np.exp(x))) for t, x in zip(thresholds, shock)])
 

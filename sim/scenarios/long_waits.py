@@ -2,8 +2,9 @@
 
 NHS England set dated long-wait targets (no one over 78 weeks by April 2023,
 65 weeks by September 2024, 52 weeks next, then under 1% over 52 weeks by
-March 2026). Trusts book pathways approaching the threshold in force ahead of
-others; the calibration fits how hard (priority) and how early (lead weeks).
+March 2026). Trusts book pathways approaching a threshold in force ahead of
+others, and a target once reached stays in force while the next is chased;
+the calibration fits how hard (priority) and how early (lead weeks).
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 from sim.config import LongWaitDrive
 
 
-def thresholds(drive: LongWaitDrive | None, months: tuple[str, ...]) -> list[float | None]:
-    """The threshold in force in each month (None before the first step or without a drive)."""
-    out: list[float | None] = []
+def thresholds(drive: LongWaitDrive | None, months: tuple[str, ...]) -> list[tuple[float, ...]]:
+    """The thresholds in force each month: every step started so far (a null step ends the drive)."""
+    out: list[tuple[float, ...]] = []
     for m in months:
-        current = None
-        if drive is not None:
-            for step in drive.schedule:
-                if step.start <= m:
-                    current = step.weeks
-        out.append(current)
+        current: list[float] = []
+        for step in (drive.schedule if drive is not None else []):
+            if step.start <= m:
+                current = [] if step.weeks is None else current + [step.weeks]
+        out.append(tuple(current))
     return out

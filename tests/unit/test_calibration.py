@@ -41,10 +41,11 @@ def test_seasonal_factors_average_one():
     assert np.mean(seasonal_factors(series)) == pytest.approx(1.0)
 
 
-def test_long_wait_thresholds_follow_the_nearest_deadline():
-    months = ("2023-03", "2023-04", "2023-05", "2024-09", "2024-10", "2025-03", "2025-06")
+def test_long_wait_thresholds_hold_targets_already_due_and_chase_the_next():
+    months = ("2023-03", "2023-04", "2023-05", "2024-09", "2024-10", "2025-03", "2026-06")
     got = long_wait_thresholds(reference.targets(), months)
-    assert got == [78.0, 78.0, 65.0, 65.0, 52.0, 52.0, 52.0]
+    assert got == [(78.0,), (78.0,), (78.0, 65.0), (78.0, 65.0), (78.0, 65.0, 52.0), (78.0, 65.0, 52.0),
+                   (78.0, 65.0, 52.0)]
 
 
 def test_stage_split_keeps_the_list_and_the_admitted_share():

@@ -10,7 +10,7 @@ import sim
 TIERS = [
     ("sim.errors", 0), ("sim.schema_walk", 0), ("sim.yamlio", 0), ("sim.extends", 0), ("sim.csvcheck", 0),
     ("sim.distributions", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
-    ("sim.reference", 1), ("sim.start_state", 1), ("sim.world", 1), ("sim.data", 1),
+    ("sim.reference", 1), ("sim.start_state", 1), ("sim.trust_start", 1), ("sim.world", 1), ("sim.data", 1),
     ("sim.engine", 2), ("sim.metrics", 2),
     ("sim.agents", 3),
     ("sim.scenarios", 4),
