@@ -239,6 +239,11 @@ class Target:
         area_code: an area code, or ``'*'`` for every area of ``level``.
         label: text for plots; None lets the plot build one ("92% by Mar 2029").
         source: where the commitment is published.
+        improvement_pp: with ``improvement_from``, the target is the stricter of
+            ``threshold`` and the area's own value at the end of
+            ``improvement_from`` improved by this many points ("65% or a 7 point
+            improvement, whichever is greater"), per replication.
+        improvement_from: month ``YYYY-MM`` whose value the improvement counts from.
     """
 
     metric: str
@@ -249,8 +254,14 @@ class Target:
     area_code: str = "*"
     label: str | None = None
     source: str | None = None
+    improvement_pp: float | None = None
+    improvement_from: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.improvement_pp is None) != (self.improvement_from is None):
+            raise ValueError(f"target {self.metric}: improvement_pp and improvement_from go together")
+        if self.improvement_from is not None and not _DEADLINE_RE.match(self.improvement_from):
+            raise ValueError(f"target {self.metric}: improvement_from {self.improvement_from!r} is not a month YYYY-MM")
         if not _DEADLINE_RE.match(self.deadline):
             raise ValueError(f"target {self.metric}: deadline {self.deadline!r} is not a month YYYY-MM")
         if self.direction not in (">=", "<="):
@@ -275,10 +286,19 @@ class Target:
         metric, direction, threshold, deadline = match.groups()
         return cls(metric, deadline, float(threshold), direction, level, area_code)
 
-    def is_met(self, values: np.ndarray) -> np.ndarray:
-        """Element-wise test; NaN (undefined) never meets a target."""
+    def is_met(self, values: np.ndarray, thresholds: np.ndarray | float | None = None) -> np.ndarray:
+        """Element-wise test (against per-element ``thresholds`` if given); NaN never meets a target."""
+        limit = self.threshold if thresholds is None else thresholds
         with np.errstate(invalid="ignore"):
-            return values >= self.threshold if self.direction == ">=" else values <= self.threshold
+            return values >= limit if self.direction == ">=" else values <= limit
+
+    def thresholds_for(self, baseline: np.ndarray) -> np.ndarray:
+        """Per-element thresholds from the baseline values (the improvement rule)."""
+        if self.improvement_pp is None:
+            return np.full(baseline.shape, self.threshold)
+        if self.direction == ">=":
+            return np.maximum(self.threshold, baseline + self.improvement_pp)
+        return np.minimum(self.threshold, baseline - self.improvement_pp)
 
 
 def _resolve_target(cube: MetricCube, target: Target) -> tuple[list[int], int] | str:
@@ -338,7 +358,16 @@ def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFram
             continue
         series_idx, date_idx = resolved
         values = cube.values[:, series_idx, cube.metric_index(target.metric), date_idx]
-        rows.extend(_target_rows(cube, target, series_idx, values, zero, mc))
+        thresholds = np.full(values.shape, target.threshold)
+        if target.improvement_from is not None:
+            dates = [d[:7] for d in cube.dates]
+            if target.improvement_from not in dates:
+                skipped.append(f"{target.metric}@{target.deadline}: improvement baseline {target.improvement_from} "
+                               "is outside the run")
+                continue
+            base = cube.values[:, series_idx, cube.metric_index(target.metric), dates.index(target.improvement_from)]
+            thresholds = target.thresholds_for(base)
+        rows.extend(_target_rows(cube, target, series_idx, values, thresholds, zero, mc))
     if skipped:
         warnings.warn("targets not evaluated: " + "; ".join(skipped), UserWarning, stacklevel=2)
     frame = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
@@ -346,16 +375,21 @@ def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFram
 
 
 def _target_rows(cube: MetricCube, target: Target, series_idx: list[int], values: np.ndarray,
-                 zero: int | None, mc: np.ndarray | slice) -> list[dict[str, Any]]:
-    """Rows for one resolved target; ``values`` is ``[replication, area]``."""
+                 thresholds: np.ndarray, zero: int | None, mc: np.ndarray | slice) -> list[dict[str, Any]]:
+    """Rows for one resolved target; ``values`` and ``thresholds`` are ``[replication, area]``.
+
+    The threshold column is the point estimate's (it differs by replication
+    only under an improvement rule).
+    """
     mc_values = values[mc]
     stats = _mc_statistics(np.ascontiguousarray(mc_values.T), TARGET_QUANTILES)
     n_mc = mc_values.shape[0]
-    met = target.is_met(mc_values).mean(axis=0) if n_mc else np.full(len(series_idx), np.nan)
+    met = target.is_met(mc_values, thresholds[mc]).mean(axis=0) if n_mc else np.full(len(series_idx), np.nan)
     rows = []
     for j, s in enumerate(series_idx):
         rows.append({
-            "metric": target.metric, "deadline": target.deadline, "threshold": target.threshold,
+            "metric": target.metric, "deadline": target.deadline,
+            "threshold": float(thresholds[zero, j]) if zero is not None else target.threshold,
             "direction": target.direction, "level": target.level, "area_code": cube.series[s].area_code,
             "point": float(values[zero, j]) if zero is not None else np.nan,
             **{name: float(stats[name][j]) for name in TARGET_QUANTILES},

@@ -237,3 +237,18 @@ def test_trajectories_keep_levels_and_breakdowns():
     everything = trajectories_table(cube, keep_levels=("national", "region", "icb", "trust"), keep_breakdowns=True)
     assert everything.num_rows == len(METRICS) * len(SERIES) * N_REPS * len(DATES)
     assert trajectories_table(cube, keep_levels=()).num_rows == 0
+
+
+def test_improvement_rule_takes_the_stricter_of_floor_and_own_baseline_per_replication():
+    # Cell value = base(s, m, d) + r. With a floor below every value, only the improvement
+    # counts: value(deadline) >= value(from) + pp  <=>  base(deadline) - base(from) >= pp.
+    cube = make_cube()
+    m = METRICS.index("rtt_within_18w_pct")
+    gain = base(0, m, 0) - base(0, m, 2)  # 2026-03-31 minus 2026-02-28 (same for every replication)
+    met = Target("rtt_within_18w_pct", "2026-03", -1e9, ">=", "national", "ENG",
+                 improvement_pp=gain, improvement_from="2026-02")
+    missed = Target("rtt_within_18w_pct", "2026-03", -1e9, ">=", "national", "ENG",
+                    improvement_pp=gain + 1, improvement_from="2026-02")
+    frame = evaluate_targets(cube, [met, missed])
+    assert frame["probability_met"].tolist() == [1.0, 0.0]
+    assert frame["threshold"].iloc[0] == pytest.approx(base(3, m, 2) + gain)  # point's own baseline + gain
