@@ -254,3 +254,22 @@ def working_days_in_month(year: int, month: int) -> int:
     """
     first = dt.date(year, month, 1)
     return working_days(first, month_end(year, month) + dt.timedelta(days=1))
+
+
+def add_months(month: str, k: int) -> str:
+    """The month ``k`` months after ``month`` (``YYYY-MM``; ``k`` may be negative)."""
+    year, mon = parse_month(month)
+    index = year * 12 + (mon - 1) + k
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def months_between(first: str, last: str) -> int:
+    """Whole months from ``first`` to ``last`` (0 when equal, negative when ``last`` is earlier)."""
+    y0, m0 = parse_month(first)
+    y1, m1 = parse_month(last)
+    return (y1 - y0) * 12 + (m1 - m0)
+
+
+def month_range(first: str, last: str) -> tuple[str, ...]:
+    """Every month from ``first`` to ``last`` inclusive (empty if ``last`` is earlier)."""
+    return tuple(add_months(first, k) for k in range(months_between(first, last) + 1))

@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from sim.calendar import parse_month, working_days_in_month
+from sim.calendar import add_months, month_range, parse_month, working_days_in_month
 from sim.config import CalibrationParams, FittedTrend, PriorityProfile
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
-from sim.scenarios.flows import N_ENGINE_BINS, hazard_by_month, month_range, other_removals_profile
+from sim.scenarios.flows import N_ENGINE_BINS, hazard_by_month, other_removals_profile
 from sim.start_state import reconstruct_waiting_times
 
 # Pandemic months left out of seasonal factors (activity collapsed, then recovered).
@@ -73,7 +73,7 @@ def annual_growth_sd(per_wd: pd.Series) -> float:
     yoy = 100.0 * (r12 / r12.shift(12) - 1.0)
     march = yoy[[m.endswith("-03") for m in yoy.index]].dropna()
     # A year whose 24 months overlap the pandemic compares a collapse or a rebound, not growth.
-    march = march[[not (m >= PANDEMIC[0] and month_range_start(m, 24) <= PANDEMIC[1]) for m in march.index]]
+    march = march[[not (m >= PANDEMIC[0] and add_months(m, -23) <= PANDEMIC[1]) for m in march.index]]
     return float(march.std(ddof=1)) if len(march) >= 3 else 0.0
 
 
@@ -288,11 +288,11 @@ def size_case_mix(obs: pd.DataFrame, targets: pd.DataFrame, last: str, window_mo
     a yearly sd of the log urgent weight through the sensitivity of % within
     18 weeks to that weight. Uses no data after ``last``.
     """
-    earlier = month_range_start(last, 13)
-    e_months = month_range(month_range_start(earlier, window_months), earlier)
+    earlier = add_months(last, -12)
+    e_months = month_range(add_months(earlier, -(window_months - 1)), earlier)
     e_profile, _ = fit_priority(obs, e_months[0], earlier, admitted_share, long_wait_thresholds(targets, e_months),
                                 max_evaluations)
-    year = month_range(month_range_start(last, 12), last)
+    year = month_range(add_months(last, -11), last)
     th = long_wait_thresholds(targets, year)
     observed = obs.loc[list(year), "pct_within_18w"].to_numpy()
 
@@ -314,7 +314,7 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
     """Fit every calibrated parameter to observed months ending at ``last``."""
     if last not in obs.index:
         raise ValueError(f"no observed data for {last}")
-    months = month_range(month_range_start(last, window_months), last)
+    months = month_range(add_months(last, -(window_months - 1)), last)
     first = months[0]
     history = obs.loc[:last]
     wd_all = pd.Series(working_days(history.index), index=history.index)
@@ -343,12 +343,6 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
         case_mix_evidence=mix_evidence,
         fit=fit,
     )
-
-
-def month_range_start(last: str, n_months: int) -> str:
-    y, m = parse_month(last)
-    k = y * 12 + (m - 1) - (n_months - 1)
-    return f"{k // 12:04d}-{k % 12 + 1:02d}"
 
 
 def write_calibration(calib: CalibrationParams, path: Path) -> None:

@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 import simpy
 
-from sim.calendar import month_end, parse_month, working_days
+from sim.calendar import add_months, month_end, parse_month, working_days
 from sim.engine import census, flow
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import RTT_METRICS, Geography, MetricCube
@@ -39,8 +39,7 @@ def census_label(month: str) -> str:
 
 
 def previous_month(month: str) -> str:
-    year, mon = parse_month(month)
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+    return add_months(month, -1)
 
 
 class NHSModel(mesa.Model):

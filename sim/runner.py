@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from sim import reference
+from sim.calendar import add_months, month_range
 from sim.calibration import national_start_stock, split_stages
 from sim.engine.census import share_within
 from sim.trust_start import mean_wait_weeks, trust_start_counts
@@ -28,7 +29,6 @@ from sim.engine.census import sum_groups, sum_rows_to_groups
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
 from sim.scenarios.build import RowLayout, batch_inputs
-from sim.scenarios.flows import month_range
 from sim.world import World, load_world
 from sim.yamlio import LoadedDocument
 
@@ -94,7 +94,7 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
         have = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index
         raise scenario_error(doc, ("start",), scenario.start,
                              f"needs the published RTT position of {census_month}, which the observed data does not have",
-                             f"a start from {month_after(have[0])} to {month_after(have[-1])}")
+                             f"a start from {add_months(have[0], 1)} to {add_months(have[-1], 1)}")
     calib = load_calibration(scenario.calibration, doc)
     if calib.fit_last_month > census_month:
         raise scenario_error(doc, ("start",), scenario.start,
@@ -155,11 +155,6 @@ def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, 
         totals = share.sum(axis=1)
         pct = np.full(share.shape[0], np.nan)
     return mix * (totals * national / totals.sum())[:, None], pct
-
-
-def month_after(month: str) -> str:
-    y, m = int(month[:4]), int(month[5:])
-    return f"{y + 1}-01" if m == 12 else f"{y}-{m + 1:02d}"
 
 
 def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:

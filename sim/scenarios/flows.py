@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import parse_month
+from sim.calendar import months_between, parse_month
 from sim.config import CalibrationParams, FittedTrend, PriorityProfile
 from sim.engine.flow import ADMITTED, NONADMITTED
 
@@ -62,22 +62,6 @@ def hazard_by_month(p: PriorityProfile, thresholds: list[tuple[float, ...]], mix
 def other_removals_profile(p: PriorityProfile, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
     """Relative rate of other (non-treatment) removals by bin: rises with wait (validation finds more)."""
     return 1.0 + p.other_removals_slope * np.minimum(bin_weeks(n_bins), 104.0) / 52.0
-
-
-def months_between(first: str, last: str) -> int:
-    """Whole months from ``first`` to ``last`` (0 when equal)."""
-    y0, m0 = parse_month(first)
-    y1, m1 = parse_month(last)
-    return (y1 - y0) * 12 + (m1 - m0)
-
-
-def month_range(first: str, last: str) -> tuple[str, ...]:
-    y, m = parse_month(first)
-    out = []
-    for _ in range(months_between(first, last) + 1):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return tuple(out)
 
 
 def level_shocks(rng: np.random.Generator, n_months: int, sd: float, rho: float, annual_sd: float) -> np.ndarray:

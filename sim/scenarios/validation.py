@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import ValidationPolicy
-from sim.scenarios.flows import months_between
+from sim.calendar import months_between
 
 
 def monthly_share(policy: ValidationPolicy | None, months: tuple[str, ...], removals_pct: float) -> np.ndarray:

@@ -158,3 +158,14 @@ def test_month_ends_inclusive() -> None:
 def test_month_ends_rejects_reversed_range() -> None:
     with pytest.raises(ValueError, match="before first"):
         month_ends("2025-04", "2025-03")
+
+
+def test_month_arithmetic_crosses_year_ends_both_ways():
+    from sim.calendar import add_months, month_range, months_between
+
+    assert add_months("2025-12", 1) == "2026-01"
+    assert add_months("2025-01", -1) == "2024-12"
+    assert add_months("2025-03", -23) == "2023-04"
+    assert months_between("2023-04", "2025-03") == 23
+    assert month_range("2025-11", "2026-02") == ("2025-11", "2025-12", "2026-01", "2026-02")
+    assert month_range("2026-02", "2025-11") == ()

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from sim import reference
-from sim.calibration import (fit_trend, long_wait_thresholds, month_range_start, seasonal_factors, split_stages)
-from sim.scenarios.flows import month_range
+from sim.calendar import add_months, month_range
+from sim.calibration import fit_trend, long_wait_thresholds, seasonal_factors, split_stages
 
 
 def _series(growth_pct, season, noise=0.0, n=60, seed=0):
-    months = month_range("2018-01", month_range_start("2018-01", -(n - 2)))
+    months = month_range("2018-01", add_months("2018-01", n - 1))
     rng = np.random.default_rng(seed)
     t = np.arange(n) / 12.0
     s = np.array([season[int(m[5:]) - 1] for m in months])

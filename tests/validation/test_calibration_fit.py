@@ -6,7 +6,7 @@ import pytest
 from sim import reference
 from sim.calibration import OBSERVED_COLUMN, fit_errors, long_wait_thresholds, national_series, replay
 from sim.config import load_calibration
-from sim.scenarios.flows import month_range
+from sim.calendar import month_range
 
 
 @pytest.mark.parametrize("name", ["national_2025-03", "national_2024-03"])

@@ -7,7 +7,8 @@ from sim.calibration import single_row_geography
 from sim.engine import census, flow
 from sim.engine.inputs import MonthlyInputs
 from sim.model import NHSModel
-from sim.scenarios.flows import N_ENGINE_BINS, month_range
+from sim.calendar import month_range
+from sim.scenarios.flows import N_ENGINE_BINS
 
 BINS = N_ENGINE_BINS
 
