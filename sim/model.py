@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 import simpy
 
-from sim.calendar import add_months, month_end, parse_month, working_days
+from sim.calendar import add_months, month_end, parse_month, working_days, working_days_in_month
 from sim.engine import census, flow
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import RTT_METRICS, Geography, MetricCube
@@ -69,6 +69,12 @@ class NHSModel(mesa.Model):
         self.acc = np.zeros((n_reps, n_rows, flow.N_ACC))
         self.first_day = dt.date(*parse_month(inputs.months[0]), 1)
         self.month_ends = month_end_times(self.first_day, inputs.months)
+        # Per-month constants of the hot loop, computed once: working days, and each
+        # month's hazard as one contiguous [rep, stage, bin] block.
+        self._month_working_days = [working_days_in_month(*parse_month(m)) for m in inputs.months]
+        self._hazard = np.ascontiguousarray(np.moveaxis(inputs.hazard, 1, 0))
+        self._no_flow = np.zeros((n_reps, n_rows))
+        self._no_rate = np.zeros(n_reps)
         self.series = geography.series()
         self.dates = (census_label(previous_month(inputs.months[0])),) + tuple(census_label(m) for m in inputs.months)
         self.values = np.full((n_reps, len(self.series), len(RTT_METRICS), len(self.dates)), np.nan)
@@ -104,15 +110,14 @@ class NHSModel(mesa.Model):
         """Move flows from the last event to ``t`` (both inside one month); age at a week end."""
         if t <= self._now:
             if age:
-                self.stock_age()
+                self._age_only()
             return
         m = self._month
         inp = self.inputs
         d0 = self.first_day + dt.timedelta(days=self._now)
         d1 = self.first_day + dt.timedelta(days=t)
         wd = working_days(d0, d1)
-        month_start = dt.date(*parse_month(inp.months[m]), 1)
-        month_wd = working_days(month_start, month_end(month_start.year, month_start.month) + dt.timedelta(days=1))
+        month_wd = self._month_working_days[m]
         part = wd / month_wd if month_wd else 0.0
         scale = inp.national_scale * wd
         flow.advance(
@@ -125,7 +130,7 @@ class NHSModel(mesa.Model):
             other_rate=inp.other_removals_share[:, m] * part,
             validation_rate=inp.validation_share[:, m] * part,
             validation_min_bin=inp.validation_min_bin,
-            hazard=np.ascontiguousarray(inp.hazard[:, m]),
+            hazard=self._hazard[m],
             other_profile=inp.other_profile,
             age=age,
         )
@@ -133,12 +138,13 @@ class NHSModel(mesa.Model):
         if age:
             self._last_ageing = t
 
-    def stock_age(self) -> None:
-        """Shift every bin one week on (the last bin accumulates)."""
-        s = self.stock
-        s[..., -1] += s[..., -2]
-        s[..., 1:-1] = s[..., :-2]
-        s[..., 0] = 0.0
+    def _age_only(self) -> None:
+        """Age one week with no flows (a week end at the same moment as a census): the kernel's own ageing."""
+        z, r = self._no_flow, self._no_rate
+        flow.advance(self.stock, self.acc, clock_starts=z, nonadmitted_activity=z, admitted_activity=z,
+                     dta_share=r, other_rate=r, validation_rate=r, validation_min_bin=0,
+                     hazard=self._hazard[min(self._month, len(self._hazard) - 1)],
+                     other_profile=self.inputs.other_profile, age=True)
         self._last_ageing = self._now
 
     def _census(self, k: int, flows: bool) -> None:

@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 
 import sim
 from sim import reference
-from sim.calibration import calibrate, write_calibration
+from sim.calibration import OBSERVED_COLUMN, calibrate, write_calibration
 from sim.config import CalibrationParams, Scenario, blame_command_line, load_scenario
 from sim.errors import InputError
 from sim.engine.flow import N_STAGES
@@ -65,15 +65,9 @@ def observed_history() -> dict[str, pd.Series]:
     """Published national series for the fan charts, indexed by month end."""
     obs = reference.rtt_national()
     index = pd.PeriodIndex(obs.index, freq="M").to_timestamp(how="end").normalize()
-    series = {
-        "rtt_waiting_list": obs["waiting_list"],
-        "rtt_within_18w_pct": obs["pct_within_18w"],
-        "rtt_over_52w": obs["over_52w"],
-        "rtt_over_52w_pct": 100.0 * obs["over_52w"] / obs["waiting_list"],
-        "rtt_median_weeks": obs["median_weeks"],
-        "rtt_p92_weeks": obs["p92_weeks"],
-        "rtt_clock_starts": obs["clock_starts"],
-    }
+    series = {metric: obs[column] for metric, column in OBSERVED_COLUMN.items()}
+    series["rtt_over_52w_pct"] = 100.0 * obs["over_52w"] / obs["waiting_list"]
+    series["rtt_clock_starts"] = obs["clock_starts"]
     return {k: pd.Series(v.to_numpy(dtype=float), index=index).dropna() for k, v in series.items()}
 
 
