@@ -9,62 +9,17 @@ value fitted in the calibration file the scenario names.
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, ValidationInfo,
-                      field_validator)
+from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_validator
 
-from sim.distributions import Param, support
+from sim.config_reforms import ElectiveReform, RTTTPolicy
+from sim.config_services import CancerConfig, DiagnosticsConfig
 from sim.errors import InputError, did_you_mean, from_validation_error
+from sim.schema_types import FIRST_MONTH, LAST_MONTH, Month, Ranged, _Model, _not_before_start  # noqa: F401
 from sim.yamlio import LoadedDocument, load_document, load_scenario_document
-
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-FIRST_MONTH = "2007-04"  # first month of the shipped RTT series
-LAST_MONTH = "2040-03"
-
-
-def _check_month(value: str) -> str:
-    m = _MONTH.match(value)
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"{value!r} is not a month; write YYYY-MM, e.g. 2026-04")
-    if not FIRST_MONTH <= value <= LAST_MONTH:
-        raise ValueError(f"month {value} is outside the supported range {FIRST_MONTH} to {LAST_MONTH}")
-    return value
-
-
-Month = Annotated[str, AfterValidator(_check_month)]
-
-
-def _in_range(low: float, high: float, unit: str):
-    """A validator refusing a value, or a distribution's support, outside [low, high]."""
-
-    def check(p: Param) -> Param:
-        lo, hi = support(p)
-        if lo < low or hi > high:
-            what = f"value {lo:g}" if lo == hi else f"distribution support [{lo:g}, {hi:g}]"
-            raise ValueError(f"{what} is outside the allowed range {low:g} to {high:g} ({unit})")
-        return p
-
-    return AfterValidator(check)
-
-
-def _not_before_start(end: str, info: ValidationInfo) -> str:
-    """Cross-field check on ``end`` (a field validator, so the error names the ``end`` key and its line)."""
-    start = info.data.get("start")
-    if start is not None and end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    return end
-
-
-def Ranged(low: float, high: float, unit: str):  # noqa: N802 - reads as a type
-    return Annotated[Param, _in_range(low, high, unit)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class WorldConfig(_Model):
@@ -184,6 +139,8 @@ class Policies(_Model):
 
     validation: Optional[ValidationPolicy] = None
     long_wait_drive: Optional[LongWaitDrive] = None
+    rttt: Optional[RTTTPolicy] = None
+    elective_reform: Optional[ElectiveReform] = None
 
 
 class OutputConfig(_Model):
@@ -212,6 +169,8 @@ class Scenario(_Model):
     demand: DemandConfig = Field(default_factory=DemandConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     removals: RemovalsConfig = Field(default_factory=RemovalsConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    cancer: CancerConfig = Field(default_factory=CancerConfig)
     policies: Policies = Field(default_factory=Policies)
     outputs: OutputConfig = Field(default_factory=OutputConfig)
 

@@ -1,0 +1,115 @@
+"""Scenario schema for the diagnostic and cancer services (DM01 lists, cancer waiting times).
+
+Defaults are the baseline's values; each description says where a number comes
+from or labels it an assumption. docs/MODEL.md explains the mechanics.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, StrictBool, field_validator
+
+from sim.distributions import Triangular
+from sim.schema_types import Month, Ranged, _Model
+
+
+def _tri(low: float, mode: float, high: float) -> Triangular:
+    return Triangular(dist="triangular", low=low, mode=mode, high=high)
+
+#: The 15 DM01 tests, as the shipped provider file has them (test_id 1..15, in order).
+DIAG_TEST_KEYS = ("mri", "ct", "ultrasound", "barium_enema", "dexa", "audiology", "echocardiography",
+                  "electrophysiology", "neurophysiology", "sleep_studies", "urodynamics", "colonoscopy",
+                  "flexi_sigmoidoscopy", "cystoscopy", "gastroscopy")
+DiagTest = Literal["mri", "ct", "ultrasound", "barium_enema", "dexa", "audiology", "echocardiography",
+                   "electrophysiology", "neurophysiology", "sleep_studies", "urodynamics", "colonoscopy",
+                   "flexi_sigmoidoscopy", "cystoscopy", "gastroscopy"]
+
+
+class SourceWeights(_Model):
+    """Relative priority of a waiting-list request by who asked for it (same weeks waited)."""
+
+    urgent_cancer: float = Field(50.0, gt=0, le=1e4, description="Urgent suspected cancer requests. Assumption: "
+                                 "seen first (NHS England FDS guidance), so far above the others.")
+    rtt: float = Field(2.0, gt=0, le=1e4, description="Requests from RTT pathways. Assumption: ahead of other "
+                       "requests, since an RTT clock is running.")
+    other: float = Field(1.0, gt=0, le=1e4, description="Direct access and other requests (the reference).")
+
+
+class CapacityLever(_Model):
+    """Diagnostic capacity added from a date: a community diagnostic centre or an independent-sector contract."""
+
+    name: str = Field(min_length=1, max_length=80, description="A label for outputs.")
+    kind: Literal["community_diagnostic_centre", "independent_sector"]
+    test: DiagTest = Field(description="The DM01 test the capacity performs.")
+    start: Month = Field(description="First month with the added capacity (YYYY-MM).")
+    ramp_months: int = Field(0, ge=0, le=60, description="Months to reach full capacity (0: at once).")
+    end: Optional[Month] = Field(None, description="Last month (inclusive); null: to the end of the run.")
+    tests_per_week: Ranged(0, 1e6, "tests per week") = Field(description="Extra tests per week at full capacity, "
+                                                             "nationally (spread over the trusts listed, pro rata).")
+    cost_per_test_gbp: Ranged(0, 1e4, "GBP per test") = Field(description="Cost per test (reported, not a limit).")
+    trusts: Optional[list[str]] = Field(None, description="ODS codes of the providers whose lists it serves; "
+                                        "null: every provider with this test, pro rata to its capacity.")
+    source: str = Field("", description="Where the figures come from.")
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: Optional[str], info) -> Optional[str]:
+        start = info.data.get("start")
+        if end is not None and start is not None and end < start:
+            raise ValueError(f"end {end} is before start {start}")
+        return end
+
+
+class DiagnosticsConfig(_Model):
+    """Diagnostic waiting lists (the 15 DM01 tests) per provider and test, and their coupling to RTT."""
+
+    enabled: StrictBool = Field(True, description="Simulate diagnostic lists (needs DM01 data for the start census).")
+    rates_window_months: int = Field(6, ge=3, le=8, description="Months of provider data averaged for each "
+                                     "provider's tests and requests per working day (DM01 provider file).")
+    demand_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
+        _tri(2.0, 4.0, 6.0),
+        description="Growth of waiting-list requests per working day. Assumption (docs/MODEL.md, diagnostics).")
+    capacity_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
+        _tri(2.0, 4.0, 6.0),
+        description="Growth of tests per working day (planned, unscheduled and waiting-list). Assumption.")
+    rtt_share_of_requests_pct: Ranged(0, 100, "percent") = Field(
+        _tri(35.0, 50.0, 65.0),
+        description="Share of non-urgent waiting-list requests made for RTT pathways (the rest: direct access). "
+        "Assumption: DM01 does not split requests by source.")
+    urgent_tests_per_referral: Ranged(0, 5, "tests per referral") = Field(
+        _tri(0.6, 0.9, 1.2),
+        description="Waiting-list imaging/endoscopy tests per urgent suspected cancer referral. Assumption.")
+    rtt_pathways_needing_test_pct: Ranged(0, 100, "percent") = Field(
+        _tri(20.0, 35.0, 50.0),
+        description="Share of non-admitted RTT clock stops that wait for a diagnostic test (the coupling). "
+        "Assumption (docs/MODEL.md).")
+    source_weights: SourceWeights = Field(default_factory=SourceWeights)
+    in_turn_per_week: float = Field(0.15, ge=0, le=10, description="Rise in priority per week waited, relative "
+                                    "to a new request (treating broadly in turn). Fitted (docs/VALIDATION.md).")
+    capacity_levers: list[CapacityLever] = Field(default_factory=list, description="Dated capacity additions.")
+
+
+class CancerConfig(_Model):
+    """Cancer waiting times: faster diagnosis (28 days), 62-day and 31-day standards, at day resolution."""
+
+    enabled: StrictBool = Field(True, description="Simulate the cancer pathway (needs CWT provider data).")
+    rates_window_months: int = Field(12, ge=3, le=12, description="Months of CWT data for each trust's volumes "
+                                     "and performance.")
+    referral_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
+        _tri(3.0, 5.0, 7.0),
+        description="Growth of urgent suspected cancer referrals. Assumption below the 2021-25 trend (about 7% a "
+        "year in the FDS totals of cancer_national_monthly.csv).")
+    treatment_capacity_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
+        _tri(3.0, 5.0, 7.0),
+        description="Growth of first and subsequent cancer treatment capacity. Assumption: keeps pace with referrals.")
+    fds_wait_sigma: float = Field(0.7, gt=0.05, le=3, description="Log-scale spread of the time from urgent "
+                                  "referral to diagnosis or ruling out. Assumption.")
+    treatment_wait_sigma: float = Field(0.6, gt=0.05, le=3, description="Log-scale spread of the wait from "
+                                        "decision to treat to treatment. Assumption.")
+    dtt_delay_sigma: float = Field(0.5, gt=0.05, le=3, description="Log-scale spread of the delay from diagnosis "
+                                   "to decision to treat. Assumption.")
+    dtt_delay_median_days: Optional[float] = Field(None, gt=0, le=120, description="Median delay from diagnosis "
+                                                   "to decision to treat; null: fitted to the national 62-day %.")
+    treatment_capacity_headroom_pct: float = Field(5.0, ge=0, le=100, description="Treatment capacity above the "
+                                                   "start's steady-state treatments. Assumption.")

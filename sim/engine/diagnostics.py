@@ -1,0 +1,118 @@
+"""Diagnostic waiting lists (DM01) as stocks by weeks waited, stepped with the RTT list.
+
+State: ``stock[replication, row, source, bin]`` (float32), where a row is one
+provider x DM01 test, ``source`` is who asked for the test (0 urgent suspected
+cancer, 1 an RTT pathway that needs the test, 2 other: direct access and the
+rest) and bin ``b`` holds requests waiting ``b`` completed engine weeks (the
+last bin is open-ended), the RTT engine's convention, so
+:mod:`sim.engine.census` counts both.
+
+One call of :func:`advance` moves every row through a sub-step:
+
+1. new requests enter bin 0 of their source;
+2. the waiting-list tests available in the sub-step (capacity left after
+   planned and unscheduled tests, which the caller takes off first) are shared
+   over every (source, bin) in proportion to ``stock * source_weight * hazard``:
+   the source weights give urgent cancer requests priority over RTT requests
+   over other requests, and the hazard (rising with weeks waited) treats each
+   source broadly in turn; a bin is never emptied beyond its stock;
+3. at a week boundary the bins age by one week.
+
+Mechanics only: arrays in, arrays out; the flow engine's priority sharing
+(:func:`sim.engine.flow._removals_by_priority`) is reused, so both lists obey
+one policy implementation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.engine.flow import _removals_by_priority, _share_activity_numpy
+
+URGENT = 0
+RTT = 1
+OTHER = 2
+N_SOURCES = 3
+SOURCE_NAMES = ("urgent_cancer", "rtt", "other")
+
+# Accumulator columns (per replication and row), summed until the month-end census.
+ACC_REQUESTS = 0            # + source: requests added, by source (3 columns)
+ACC_TESTS = 3               # + source: waiting-list tests done, by source (3 columns)
+N_ACC = 6
+
+
+@njit(cache=True)
+def _advance_kernel(stock, requests, list_capacity, weight, age, acc, done_step):
+    n_reps, n_rows, n_sources, n_bins = stock.shape
+    n = n_sources * n_bins
+    removed = np.empty(n)
+    level = np.empty(n)
+    wmax = weight.max()
+    for r in range(n_reps):
+        for i in range(n_rows):
+            flat = stock[r, i].reshape(n)
+            for s in range(n_sources):
+                flat[s * n_bins] += requests[r, i, s]
+                acc[r, i, ACC_REQUESTS + s] += requests[r, i, s]
+            _removals_by_priority(flat, weight, wmax, list_capacity[r, i], level, removed)
+            for s in range(n_sources):
+                done = 0.0
+                for b in range(n_bins):
+                    k = s * n_bins + b
+                    take = min(removed[k], flat[k])
+                    flat[k] -= take
+                    done += take
+                acc[r, i, ACC_TESTS + s] += done
+                done_step[r, i, s] = done
+            if age:
+                for s in range(n_sources):
+                    base = s * n_bins
+                    flat[base + n_bins - 1] += flat[base + n_bins - 2]
+                    for b in range(n_bins - 2, 0, -1):
+                        flat[base + b] = flat[base + b - 1]
+                    flat[base] = 0.0
+
+
+def priority_weights(source_weight: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    """float64 ``[source * bin]``: each (source, bin)'s relative priority, flattened as the stock is."""
+    return np.ascontiguousarray(np.outer(np.asarray(source_weight, dtype=np.float64),
+                                         np.asarray(hazard, dtype=np.float64)).ravel())
+
+
+def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, requests: np.ndarray,
+            list_capacity: np.ndarray, weight: np.ndarray, age: bool) -> None:
+    """Move every row through one sub-step, in place.
+
+    Args:
+        stock: float32 ``[rep, row, source, bin]`` requests waiting for a test (C-contiguous).
+        acc: float64 ``[rep, row, N_ACC]`` flow accumulators (added to).
+        done_step: float64 ``[rep, row, source]`` overwritten with this sub-step's tests by source.
+        requests: float64 ``[rep, row, source]`` new waiting-list requests in the sub-step.
+        list_capacity: float64 ``[rep, row]`` waiting-list tests available in the sub-step.
+        weight: float64 ``[source * bin]`` from :func:`priority_weights`.
+        age: whether this sub-step ends a week.
+    """
+    if not stock.flags.c_contiguous:
+        raise ValueError("stock must be C-contiguous")
+    _advance_kernel(stock, requests, list_capacity, weight, age, acc, done_step)
+
+
+def advance_numpy(stock, acc, done_step, *, requests, list_capacity, weight, age) -> None:
+    """Plain numpy reference of :func:`advance` (slow; for tests only)."""
+    n_reps, n_rows, n_sources, n_bins = stock.shape
+    work = stock.astype(np.float64).reshape(n_reps, n_rows, n_sources * n_bins)
+    for s in range(n_sources):
+        work[:, :, s * n_bins] += requests[:, :, s]
+    acc[..., ACC_REQUESTS:ACC_REQUESTS + n_sources] += requests
+    removed = _share_activity_numpy(work, weight, list_capacity)
+    removed = np.minimum(removed, work)
+    work = (work - removed).reshape(stock.shape)
+    done = removed.reshape(stock.shape).sum(axis=-1)
+    acc[..., ACC_TESTS:ACC_TESTS + n_sources] += done
+    done_step[...] = done
+    if age:
+        work[..., -1] += work[..., -2]
+        work[..., 1:-1] = work[..., :-2].copy()
+        work[..., 0] = 0.0
+    stock[...] = work

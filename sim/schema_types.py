@@ -1,0 +1,59 @@
+"""Building blocks of the scenario schema: months, ranged parameters, the strict base model.
+
+Shared by every schema module (:mod:`sim.config`, :mod:`sim.config_services`,
+:mod:`sim.config_reforms`) so that each rule is written once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+
+from sim.distributions import Param, support
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_MONTH = "2007-04"  # first month of the shipped RTT series
+LAST_MONTH = "2040-03"
+
+
+def _check_month(value: str) -> str:
+    m = _MONTH.match(value)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"{value!r} is not a month; write YYYY-MM, e.g. 2026-04")
+    if not FIRST_MONTH <= value <= LAST_MONTH:
+        raise ValueError(f"month {value} is outside the supported range {FIRST_MONTH} to {LAST_MONTH}")
+    return value
+
+
+Month = Annotated[str, AfterValidator(_check_month)]
+
+
+def _in_range(low: float, high: float, unit: str):
+    """A validator refusing a value, or a distribution's support, outside [low, high]."""
+
+    def check(p: Param) -> Param:
+        lo, hi = support(p)
+        if lo < low or hi > high:
+            what = f"value {lo:g}" if lo == hi else f"distribution support [{lo:g}, {hi:g}]"
+            raise ValueError(f"{what} is outside the allowed range {low:g} to {high:g} ({unit})")
+        return p
+
+    return AfterValidator(check)
+
+
+def _not_before_start(end: str, info: ValidationInfo) -> str:
+    """Cross-field check on ``end`` (a field validator, so the error names the ``end`` key and its line)."""
+    start = info.data.get("start")
+    if start is not None and end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    return end
+
+
+def Ranged(low: float, high: float, unit: str):  # noqa: N802 - reads as a type
+    return Annotated[Param, _in_range(low, high, unit)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
