@@ -16,7 +16,7 @@ import numpy as np
 from sim.config import CalibrationParams, Scenario
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import Geography
-from sim.scenarios import long_waits, validation
+from sim.scenarios import long_waits, reforms, validation
 from sim.scenarios.flows import hazard_by_month, other_removals_profile, projected_rates
 from sim.scenarios.parameters import flow_draws, trust_capacity_multipliers, value
 
@@ -45,6 +45,10 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
     n_months = len(months)
     draws = [flow_draws(scenario, calib, int(r), n_months) for r in replications]
     rates = projected_rates(calib, months, draws)
+    for k, r in enumerate(replications):
+        levers = reforms.elective_multipliers(scenario.policies.elective_reform, months, scenario.seed, int(r))
+        for name, mult in levers.items():
+            rates[name][k] *= mult
     policy = scenario.policies.validation
     val = np.stack([
         validation.monthly_share(policy, months, value(policy.removals_pct_of_list, scenario.seed, int(r),

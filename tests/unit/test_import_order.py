@@ -9,8 +9,10 @@ import sim
 # own tier or an earlier one, never a later one.
 TIERS = [
     ("sim.errors", 0), ("sim.schema_walk", 0), ("sim.yamlio", 0), ("sim.extends", 0), ("sim.csvcheck", 0),
-    ("sim.distributions", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
+    ("sim.distributions", 0), ("sim.schema_types", 0), ("sim.config_services", 0),
+    ("sim.config_reforms", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
     ("sim.reference", 1), ("sim.start_state", 1), ("sim.trust_start", 1), ("sim.world", 1), ("sim.data", 1),
+    ("sim.diagnostics_start", 1),
     ("sim.engine", 2), ("sim.metrics", 2),
     ("sim.agents", 3),
     ("sim.scenarios", 4),
