@@ -27,12 +27,18 @@ DiagTest = Literal["mri", "ct", "ultrasound", "barium_enema", "dexa", "audiology
 
 
 class SourceWeights(_Model):
-    """Relative priority of a waiting-list request by who asked for it (same weeks waited)."""
+    """Relative priority of a waiting-list request by who asked for it (same weeks waited).
 
-    urgent_cancer: float = Field(50.0, gt=0, le=1e4, description="Urgent suspected cancer requests. Assumption: "
-                                 "seen first (NHS England FDS guidance), so far above the others.")
-    rtt: float = Field(2.0, gt=0, le=1e4, description="Requests from RTT pathways. Assumption: ahead of other "
-                       "requests, since an RTT clock is running.")
+    A weight ``w`` for a new request equals the priority of a reference request
+    that has waited ``(w - 1) / in_turn_per_week`` weeks.
+    """
+
+    urgent_cancer: float = Field(10.0, gt=0, le=1e4, description="Urgent suspected cancer requests. Assumption: "
+                                 "ahead of routine requests waiting several weeks (NHS England FDS guidance: "
+                                 "urgent tests first), but slots are booked, not absolute.")
+    rtt: float = Field(1.0, gt=0, le=1e4, description="Requests from RTT pathways. Assumption: booked by "
+                       "clinical urgency, not by who asked, so equal to other requests by default; raise it to "
+                       "put RTT pathways ahead of direct access.")
     other: float = Field(1.0, gt=0, le=1e4, description="Direct access and other requests (the reference).")
 
 
@@ -74,19 +80,25 @@ class DiagnosticsConfig(_Model):
         _tri(2.0, 4.0, 6.0),
         description="Growth of tests per working day (planned, unscheduled and waiting-list). Assumption.")
     rtt_share_of_requests_pct: Ranged(0, 100, "percent") = Field(
-        _tri(35.0, 50.0, 65.0),
-        description="Share of non-urgent waiting-list requests made for RTT pathways (the rest: direct access). "
-        "Assumption: DM01 does not split requests by source.")
+        _tri(50.0, 65.0, 80.0),
+        description="Share of non-urgent waiting-list requests made for RTT pathways (the rest: GP direct access "
+        "and other). Assumption: DM01 does not split requests by source; GP direct access was 10-12% of MRI/CT "
+        "and about 40% of ultrasound requests in the Diagnostic Imaging Dataset 2014/15 (docs/research/levers.md).")
     urgent_tests_per_referral: Ranged(0, 5, "tests per referral") = Field(
-        _tri(0.6, 0.9, 1.2),
-        description="Waiting-list imaging/endoscopy tests per urgent suspected cancer referral. Assumption.")
+        _tri(0.4, 0.7, 1.0),
+        description="DM01 waiting-list imaging/endoscopy tests per urgent suspected cancer referral. Assumption: "
+        "0.8-1.8 tests per referral in all (docs/research/levers.md, urgent_suspected_cancer), some of them "
+        "booked as planned tests or done at a one-stop first appointment, so fewer join the waiting list.")
     rtt_pathways_needing_test_pct: Ranged(0, 100, "percent") = Field(
-        _tri(20.0, 35.0, 50.0),
-        description="Share of non-admitted RTT clock stops that wait for a diagnostic test (the coupling). "
-        "Assumption (docs/MODEL.md).")
+        _tri(35.0, 50.0, 70.0),
+        description="Share of non-admitted RTT clock stops that wait for a DM01 test (the coupling). Assumption, "
+        "below the quoted 85% of all clinical pathways that involve any diagnostics incl. pathology (NHS "
+        "Providers citing McCaughey and Powis 2020; docs/research/levers.md).")
     source_weights: SourceWeights = Field(default_factory=SourceWeights)
-    in_turn_per_week: float = Field(0.15, ge=0, le=10, description="Rise in priority per week waited, relative "
-                                    "to a new request (treating broadly in turn). Fitted (docs/VALIDATION.md).")
+    in_turn_per_week: Optional[float] = Field(
+        None, ge=0, le=10, description="Rise in priority per week waited, relative to a new request. Default: "
+        "fitted when the run is planned so that the census list is the steady state of the queue discipline "
+        "(sim.diagnostics_calibration.fit_in_turn; docs/MODEL.md).")
     capacity_levers: list[CapacityLever] = Field(default_factory=list, description="Dated capacity additions.")
 
 
@@ -111,5 +123,6 @@ class CancerConfig(_Model):
                                    "to decision to treat. Assumption.")
     dtt_delay_median_days: Optional[float] = Field(None, gt=0, le=120, description="Median delay from diagnosis "
                                                    "to decision to treat; null: fitted to the national 62-day %.")
-    treatment_capacity_headroom_pct: float = Field(5.0, ge=0, le=100, description="Treatment capacity above the "
-                                                   "start's steady-state treatments. Assumption.")
+    treatment_capacity_headroom_pct: float = Field(15.0, ge=0, le=100, description="Treatment capacity above the "
+                                                   "start's steady-state treatments. Assumption: at least 10% is needed for "
+                                                   "the weekly arrival cycle (docs/MODEL.md).")

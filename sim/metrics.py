@@ -111,6 +111,7 @@ class Geography:
         icb_region: int ``[icb]`` index into ``region_codes``.
         region_codes: NHS England region codes (Y56-Y63).
         specialty_codes: RTT treatment-function codes.
+        test_codes: DM01 test keys, when the run models diagnostics (national-by-test series).
     """
 
     row_trust: np.ndarray
@@ -121,18 +122,20 @@ class Geography:
     icb_region: np.ndarray
     region_codes: tuple[str, ...]
     specialty_codes: tuple[str, ...]
+    test_codes: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
         return len(self.row_trust)
 
     def series(self) -> tuple[SeriesKey, ...]:
-        """Series in cube order: national, regions, ICBs, trusts, then national by specialty."""
+        """Series in cube order: national, regions, ICBs, trusts, national by specialty, then by test."""
         keys = [SeriesKey("national", "ENG")]
         keys += [SeriesKey("region", c) for c in self.region_codes]
         keys += [SeriesKey("icb", c) for c in self.icb_codes]
         keys += [SeriesKey("trust", c) for c in self.trust_codes]
         keys += [SeriesKey("national", "ENG", s) for s in self.specialty_codes]
+        keys += [SeriesKey("national", "ENG", t) for t in self.test_codes]
         return tuple(keys)
 
     def trust_to_series(self) -> np.ndarray:

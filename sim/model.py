@@ -24,6 +24,8 @@ from sim.calendar import add_months, month_end, parse_month, working_days, worki
 from sim.engine import census, flow
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import RTT_METRICS, Geography, MetricCube
+from sim.services.cancer import CANCER_METRICS, CancerService
+from sim.services.diagnostics import DIAG_METRICS, DiagnosticService
 
 DAYS_PER_WEEK = 7
 
@@ -52,10 +54,13 @@ class NHSModel(mesa.Model):
         inputs: the monthly flow rates for these replications.
         replications: global replication indices of axis 0.
         rng: the generator mesa keeps for agents (none act yet).
+        diagnostics: the DM01 lists, stepped before the RTT list each sub-step (None: not modelled).
+        cancer: the cancer pathway, stepped day by day after the diagnostic lists (None: not modelled).
     """
 
     def __init__(self, geography: Geography, start_stock: np.ndarray, inputs: MonthlyInputs,
-                 replications: np.ndarray, rng: np.random.Generator) -> None:
+                 replications: np.ndarray, rng: np.random.Generator, diagnostics: DiagnosticService | None = None,
+                 cancer: CancerService | None = None) -> None:
         super().__init__(rng=rng)
         if start_stock.dtype != np.float32 or start_stock.ndim != 4:
             raise ValueError("start_stock must be float32 [rep, row, stage, bin]")
@@ -76,8 +81,12 @@ class NHSModel(mesa.Model):
         self._no_flow = np.zeros((n_reps, n_rows))
         self._no_rate = np.zeros(n_reps)
         self.series = geography.series()
+        self.diagnostics = diagnostics
+        self.cancer = cancer
+        self.metric_names = (RTT_METRICS + (DIAG_METRICS if diagnostics is not None else ())
+                             + (CANCER_METRICS if cancer is not None else ()))
         self.dates = (census_label(previous_month(inputs.months[0])),) + tuple(census_label(m) for m in inputs.months)
-        self.values = np.full((n_reps, len(self.series), len(RTT_METRICS), len(self.dates)), np.nan)
+        self.values = np.full((n_reps, len(self.series), len(self.metric_names), len(self.dates)), np.nan)
         self._now = 0
         self._last_ageing = 0
         self._month = 0
@@ -103,7 +112,7 @@ class NHSModel(mesa.Model):
     def run(self) -> MetricCube:
         """Simulate to the last month end and return the batch's metrics."""
         self.env.run(until=self.month_ends[-1] + 0.5)
-        return MetricCube(self.values, self.replications, self.series, RTT_METRICS, self.dates)
+        return MetricCube(self.values, self.replications, self.series, self.metric_names, self.dates)
 
     # -- engine coupling ----------------------------------------------------
     def _advance_to(self, t: int, age: bool = False) -> None:
@@ -120,11 +129,16 @@ class NHSModel(mesa.Model):
         month_wd = self._month_working_days[m]
         part = wd / month_wd if month_wd else 0.0
         scale = inp.national_scale * wd
+        nonadmitted = (inp.nonadmitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share
+        if self.diagnostics is not None:
+            nonadmitted = nonadmitted * self.diagnostics.step(m, wd, t - self._now, age)[:, self.geography.row_trust]
+        if self.cancer is not None:
+            self.cancer.step(m, d0, d1, self.diagnostics)
         flow.advance(
             self.stock,
             self.acc,
             clock_starts=np.outer(inp.clock_starts_per_wd[:, m] * scale, inp.row_demand_share),
-            nonadmitted_activity=(inp.nonadmitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share,
+            nonadmitted_activity=nonadmitted,
             admitted_activity=(inp.admitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share,
             dta_share=np.ascontiguousarray(inp.dta_share[:, m]),
             other_rate=inp.other_removals_share[:, m] * part,
@@ -141,6 +155,8 @@ class NHSModel(mesa.Model):
     def _age_only(self) -> None:
         """Age one week with no flows (a week end at the same moment as a census): the kernel's own ageing."""
         z, r = self._no_flow, self._no_rate
+        if self.diagnostics is not None:
+            self.diagnostics.step(min(self._month, len(self._hazard) - 1), 0.0, 0, True)
         flow.advance(self.stock, self.acc, clock_starts=z, nonadmitted_activity=z, admitted_activity=z,
                      dta_share=r, other_rate=r, validation_rate=r, validation_min_bin=0,
                      hazard=self._hazard[min(self._month, len(self._hazard) - 1)],
@@ -177,6 +193,13 @@ class NHSModel(mesa.Model):
             metrics["rtt_clock_stops"] = metrics["rtt_clock_stops_nonadmitted"] + metrics["rtt_clock_stops_admitted"]
             metrics["rtt_other_removals"] = acc_series[..., flow.ACC_OTHER_REMOVALS]
             self.acc[...] = 0.0
-        for j, name in enumerate(RTT_METRICS):
+        if g.test_codes:  # national-by-test series carry diagnostic metrics only
+            for name in metrics:
+                metrics[name][:, off + n_spec:] = np.nan
+        if self.diagnostics is not None:
+            metrics.update(self.diagnostics.census(d, flows))
+        if self.cancer is not None:
+            metrics.update(self.cancer.census(flows))
+        for j, name in enumerate(self.metric_names):
             if name in metrics:
                 self.values[:, :, j, k] = metrics[name]

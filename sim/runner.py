@@ -29,6 +29,7 @@ from sim.engine.census import sum_groups, sum_rows_to_groups
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
 from sim.scenarios.build import RowLayout, batch_inputs
+from sim.service_plan import ServicePlan, build_services, plan_services
 from sim.world import World, load_world
 from sim.yamlio import LoadedDocument
 
@@ -48,6 +49,7 @@ class RunPlan:
         start_errors: reconstruction error of the start state against each published aggregate,
             and of the trusts' % within 18 weeks against theirs (``trust_within_18w_max_abs``).
         world: the world the rows come from.
+        services: the diagnostic rows and cancer calibration (None where a service is off).
     """
 
     scenario: Scenario
@@ -57,6 +59,7 @@ class RunPlan:
     months: tuple[str, ...]
     start_errors: dict[str, float]
     world: World
+    services: ServicePlan | None = None
 
     @property
     def replications(self) -> np.ndarray:
@@ -118,8 +121,10 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     row_share_of_trust = lists[trust_rows, spec_rows] / lists.sum(axis=1)[trust_rows]
     start_rows = trust_stages[trust_rows] * row_share_of_trust[:, None, None]
     demand = lists[trust_rows, spec_rows] / mean_wait_weeks(trust_counts)[trust_rows]
+    geography = geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64))
+    services, geography = plan_services(scenario, doc, world, geography, census_month)
     rows = RowLayout(
-        geography=geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64)),
+        geography=geography,
         start_list=lists[trust_rows, spec_rows],
         demand_share=demand / demand.sum(),
         national_scale=float(lists.sum() / national),
@@ -128,7 +133,7 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     got = 100.0 * (trust_counts * share_within(trust_counts.shape[1], 0, 126)).sum(axis=1) / trust_counts.sum(axis=1)
     if np.isfinite(trust_pct).any():
         errors["trust_within_18w_max_abs"] = float(np.nanmax(np.abs(got - trust_pct)))
-    return RunPlan(scenario, calib, rows, start_rows, month_range(scenario.start, scenario.end), errors, world)
+    return RunPlan(scenario, calib, rows, start_rows, month_range(scenario.start, scenario.end), errors, world, services)
 
 
 def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +167,9 @@ def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
     reps = np.asarray(replications, dtype=np.int64)
     inputs = batch_inputs(plan.scenario, plan.calibration, plan.rows, plan.months, reps)
     rng = np.random.default_rng(np.random.SeedSequence(plan.scenario.seed, spawn_key=(int(reps[0]), 0)))
-    model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng)
+    diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, plan.months, reps,
+                                   plan.rows.national_scale) if plan.services is not None else (None, None))
+    model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng, diag, cancer)
     return model.run()
 
 

@@ -1,0 +1,61 @@
+"""Cancer engine inputs for a batch: the calibrated pathway grown over the run, per replication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import months_between
+from sim.config import Scenario
+from sim.scenarios.cancer import CancerCalibration
+from sim.scenarios.parameters import value
+
+
+@dataclass(frozen=True)
+class CancerInputs:
+    """What the cancer engine needs each month.
+
+    Attributes:
+        referrals_per_wd: float64 ``[rep, month, trust]`` urgent suspected cancer referrals per working day.
+        subsequent_per_wd: float64 ``[rep, month, trust]`` other decisions to treat per working day.
+        treat_capacity_per_day: float64 ``[rep, month, trust]`` treatments possible per calendar day.
+        cancer_share: float64 ``[rep]`` share of diagnoses that lead to a first treatment.
+        fds_hazard: float64 ``[trust, day]`` daily diagnosis hazard.
+        treat_hazard: float64 ``[trust, day]`` daily treatment hazard.
+        dtt_pmf: float64 ``[day]`` days from diagnosis to decision to treat.
+        fds_median_days: float64 ``[trust]`` median days to diagnosis (scales the diagnostic-access effect).
+    """
+
+    referrals_per_wd: np.ndarray
+    subsequent_per_wd: np.ndarray
+    treat_capacity_per_day: np.ndarray
+    cancer_share: np.ndarray
+    fds_hazard: np.ndarray
+    treat_hazard: np.ndarray
+    dtt_pmf: np.ndarray
+    fds_median_days: np.ndarray
+
+
+def _growth(months: tuple[str, ...], pct: float) -> np.ndarray:
+    years = np.array([months_between(months[0], m) for m in months], dtype=np.float64) / 12.0
+    return (1.0 + pct / 100.0) ** years
+
+
+def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str, ...], replications: np.ndarray,
+                 national_scale: float) -> CancerInputs:
+    """Cancer inputs for a batch (each replication computed alone)."""
+    cfg = scenario.cancer
+    n_reps, n_months = len(replications), len(months)
+    shape = (n_reps, n_months, len(calib.trust_codes))
+    referrals, subsequent, capacity = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for k, r in enumerate(int(x) for x in replications):
+        demand = _growth(months, value(cfg.referral_growth_pct_per_year, scenario.seed, r,
+                                       "cancer.referral_growth_pct_per_year", -20, 30))[:, None]
+        supply = _growth(months, value(cfg.treatment_capacity_growth_pct_per_year, scenario.seed, r,
+                                       "cancer.treatment_capacity_growth_pct_per_year", -20, 30))[:, None]
+        referrals[k] = demand * calib.referrals_per_wd[None, :] * national_scale
+        subsequent[k] = demand * calib.subsequent_per_wd[None, :] * national_scale
+        capacity[k] = supply * calib.treat_capacity_per_day[None, :] * national_scale
+    return CancerInputs(referrals, subsequent, capacity, np.full(n_reps, calib.cancer_share), calib.fds_hazard(),
+                        calib.treat_hazard(), calib.dtt_pmf(), np.asarray(calib.fds_median_days, dtype=np.float64))

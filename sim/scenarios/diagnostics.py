@@ -1,0 +1,259 @@
+"""Diagnostic engine inputs: requests by source, test capacity and the coupling to RTT and cancer.
+
+From the DM01 provider rows (:mod:`sim.diagnostics_start`) and the scenario:
+
+- Waiting-list tests per provider and test are its list times the national
+  turnover of that test (national waiting-list tests / national list): every
+  provider starts with the national waiting time for the test, which makes
+  the published March list the steady state of the queue discipline (a
+  provider's list over its own reported tests is often far from its reported
+  waits; docs/MODEL.md). Providers with tests but no list keep their tests.
+  Requests are tests times the test's national additions / tests, so the
+  national list keeps its published trend. Requests grow at the scenario's
+  demand growth. Urgent suspected cancer
+  requests are the trust's urgent referrals times the tests each needs, spread
+  over its cancer tests (imaging and endoscopy) by their volumes; the rest is
+  split between RTT pathways and other requests. Right Test Right Time removes
+  its share of the non-urgent requests (urgent ones too if not exempt).
+- Tests per working day (planned, unscheduled and waiting-list) grow at the
+  capacity growth; capacity levers add tests per week from their dates.
+  Planned and unscheduled tests are taken first; the rest clears the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import add_months, months_between
+from sim.config import Scenario
+from sim.config_reforms import Ramp
+from sim.config_services import DIAG_TEST_KEYS, CapacityLever
+from sim.diagnostics_start import DIAG_BINS, DiagnosticProviders
+from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, priority_weights
+from sim.metrics import Geography
+from sim.scenarios.parameters import value
+from sim.scenarios.reforms import ramp_fraction, rttt_removal_share
+
+#: Tests that urgent suspected cancer pathways use (imaging and endoscopy).
+CANCER_TESTS = ("mri", "ct", "ultrasound", "barium_enema", "colonoscopy", "flexi_sigmoidoscopy", "cystoscopy",
+                "gastroscopy")
+#: Working days in a week, to turn a lever's tests per week into tests per working day.
+WORKING_DAYS_PER_WEEK = 5.0
+#: Urgent requests cannot exceed this share of a row's requests (guards small providers). Assumption.
+MAX_URGENT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class DiagnosticLayout:
+    """Diagnostic rows and how they relate to the RTT geography.
+
+    Attributes:
+        providers: the DM01 rows and rates.
+        row_rtt_trust: int ``[row]`` position of the row's provider in ``geography.trust_codes``, -1 if none.
+        row_series: int ``[row, 4]`` series positions (national, region, ICB, trust), -1 where the row has none.
+        row_test_series: int ``[row]`` series position of the row's national-by-test series.
+    """
+
+    providers: DiagnosticProviders
+    row_rtt_trust: np.ndarray
+    row_series: np.ndarray
+    row_test_series: np.ndarray
+
+
+def layout(providers: DiagnosticProviders, geography: Geography, world_trust_icb: np.ndarray) -> DiagnosticLayout:
+    """Place each provider's rows in the run's series (a provider outside the RTT trusts counts in its ICB and region)."""
+    n_regions, n_icbs = len(geography.region_codes), len(geography.icb_codes)
+    trust_pos = {c: k for k, c in enumerate(geography.trust_codes)}
+    p_rtt = np.array([trust_pos.get(c, -1) for c in providers.provider_codes], dtype=np.int64)
+    p_icb = np.where(providers.provider_trust >= 0, np.asarray(world_trust_icb)[np.maximum(providers.provider_trust, 0)], -1)
+    rows = providers.row_provider
+    series = np.stack([
+        np.zeros(len(rows), dtype=np.int64),
+        1 + providers.provider_region[rows],
+        np.where(p_icb[rows] >= 0, 1 + n_regions + p_icb[rows], -1),
+        np.where(p_rtt[rows] >= 0, 1 + n_regions + n_icbs + p_rtt[rows], -1),
+    ], axis=1)
+    test_offset = geography.specialty_series_offset() + len(geography.specialty_codes)
+    return DiagnosticLayout(providers, p_rtt[rows], series, test_offset + providers.row_test)
+
+
+@dataclass(frozen=True)
+class DiagnosticInputs:
+    """What the diagnostic engine needs each month for a batch of replications.
+
+    Attributes:
+        requests_per_wd: float64 ``[rep, month, row, source]`` new waiting-list requests per working day.
+        list_capacity_per_wd: float64 ``[rep, month, row]`` waiting-list tests available per working day.
+        other_tests_per_wd: float64 ``[rep, month, row]`` planned and unscheduled tests per working day.
+        weight: float64 ``[source * bin]`` priority of each (source, bin).
+        rtt_coupling: float64 ``[rep]`` share of non-admitted RTT clock stops that wait for a test.
+        start_stock: float32 ``[rep, row, source, bin]`` the list at the start census.
+        lever_cost_gbp: float64 ``[rep, month]`` cost of the capacity levers' tests per working day.
+    """
+
+    requests_per_wd: np.ndarray
+    list_capacity_per_wd: np.ndarray
+    other_tests_per_wd: np.ndarray
+    weight: np.ndarray
+    rtt_coupling: np.ndarray
+    start_stock: np.ndarray
+    lever_cost_gbp: np.ndarray
+
+
+def _growth(months: tuple[str, ...], pct: float) -> np.ndarray:
+    years = np.array([months_between(months[0], m) for m in months], dtype=np.float64) / 12.0
+    return (1.0 + pct / 100.0) ** years
+
+
+def balanced_requests_per_wd(providers: DiagnosticProviders) -> tuple[np.ndarray, np.ndarray]:
+    """float64 ``[row]`` waiting-list requests and waiting-list tests per working day (module docstring)."""
+    p = providers
+    n_tests = len(DIAG_TEST_KEYS)
+    list_now = p.start_counts.sum(axis=1)
+    has_list = list_now > 0
+    national_tests = np.bincount(p.row_test, weights=p.waiting_list_tests_per_wd, minlength=n_tests)
+    free_tests = np.bincount(p.row_test, weights=np.where(has_list, 0.0, p.waiting_list_tests_per_wd), minlength=n_tests)
+    national_list = np.bincount(p.row_test, weights=list_now, minlength=n_tests)
+    turnover = (national_tests - free_tests) / np.where(national_list > 0, national_list, 1.0)
+    tests = np.where(has_list, list_now * turnover[p.row_test], p.waiting_list_tests_per_wd)
+    additions = np.bincount(p.row_test, weights=p.additions_per_wd, minlength=n_tests)
+    trend = np.where(national_tests > 0, additions / np.where(national_tests > 0, national_tests, 1.0), 1.0)
+    return tests * trend[p.row_test], tests
+
+
+def urgent_requests_per_wd(providers: DiagnosticProviders, row_rtt_trust: np.ndarray,
+                           usc_referrals_per_wd: np.ndarray, tests_per_referral: float) -> np.ndarray:
+    """float64 ``[row]`` urgent suspected cancer requests per working day.
+
+    Args:
+        usc_referrals_per_wd: float ``[rtt trust]`` urgent suspected cancer referrals per working day.
+    """
+    cancer_test = np.isin(np.array(DIAG_TEST_KEYS)[providers.row_test], CANCER_TESTS)
+    requests, _ = balanced_requests_per_wd(providers)
+    adds = np.where(cancer_test & (row_rtt_trust >= 0), requests, 0.0)
+    trust_adds = np.bincount(np.maximum(row_rtt_trust, 0), weights=adds, minlength=len(usc_referrals_per_wd))
+    share = np.where(adds > 0, adds / np.where(trust_adds[np.maximum(row_rtt_trust, 0)] > 0,
+                                                trust_adds[np.maximum(row_rtt_trust, 0)], 1.0), 0.0)
+    urgent = share * tests_per_referral * np.asarray(usc_referrals_per_wd)[np.maximum(row_rtt_trust, 0)]
+    return np.minimum(urgent, MAX_URGENT_SHARE * requests)
+
+
+def _lever_tests(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, ...], capacity: np.ndarray,
+                 seed: int, rep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Extra tests per working day ``[month, row]`` from the capacity levers, and their cost per working day."""
+    p = lay.providers
+    extra = np.zeros((len(months), len(p.row_test)))
+    cost = np.zeros(len(months))
+    codes = np.array(p.provider_codes)[p.row_provider]
+    for k, lever in enumerate(scenario.diagnostics.capacity_levers):
+        name = f"diagnostics.capacity_levers[{k}]"
+        per_wd = value(lever.tests_per_week, seed, rep, f"{name}.tests_per_week", 0) / WORKING_DAYS_PER_WEEK
+        price = value(lever.cost_per_test_gbp, seed, rep, f"{name}.cost_per_test_gbp", 0)
+        rows = p.row_test == DIAG_TEST_KEYS.index(lever.test)
+        if lever.trusts is not None:
+            rows &= np.isin(codes, lever.trusts)
+        weights = np.where(rows, capacity, 0.0)
+        if weights.sum() <= 0:
+            continue
+        ramp = ramp_fraction(_lever_ramp(lever), months)
+        if lever.end is not None:
+            ramp = np.where(np.array(months) <= lever.end, ramp, 0.0)
+        extra += np.outer(ramp * per_wd, weights / weights.sum())
+        cost += ramp * per_wd * price
+    return extra, cost
+
+
+def _lever_ramp(lever: CapacityLever) -> Ramp:
+    return Ramp(start=lever.start, full=add_months(lever.start, lever.ramp_months))
+
+
+@dataclass(frozen=True)
+class StartRates:
+    """Each row's requests by source, its waiting-list tests and its list by source, at the start (per working day).
+
+    Attributes:
+        requests_per_wd: float64 ``[row, source]``.
+        tests_per_wd: float64 ``[row]`` waiting-list tests.
+        start_stock: float32 ``[row, source, bin]``.
+    """
+
+    requests_per_wd: np.ndarray
+    tests_per_wd: np.ndarray
+    start_stock: np.ndarray
+
+
+def start_rates(lay: DiagnosticLayout, usc_referrals_per_wd: np.ndarray, tests_per_referral: float,
+                rtt_share: float) -> StartRates:
+    """Requests split by source (urgent cancer first, the rest by the RTT share) and the start list likewise."""
+    p = lay.providers
+    requests, tests = balanced_requests_per_wd(p)
+    urgent = urgent_requests_per_wd(p, lay.row_rtt_trust, usc_referrals_per_wd, tests_per_referral)
+    routine = requests - urgent
+    by_source = np.stack([urgent, rtt_share * routine, (1.0 - rtt_share) * routine], axis=1)
+    return StartRates(by_source, tests, _split_start(p.start_counts, urgent, rtt_share))
+
+
+def source_weights(scenario: Scenario) -> np.ndarray:
+    """float64 ``[source]`` the scenario's priority of urgent, RTT and other requests."""
+    w = scenario.diagnostics.source_weights
+    return np.array([w.urgent_cancer, w.rtt, w.other])
+
+
+def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, ...], replications: np.ndarray,
+                 usc_referrals_per_wd: np.ndarray, pioneer_codes: frozenset[str],
+                 in_turn_per_week: float) -> DiagnosticInputs:
+    """Diagnostic inputs for a batch (each replication computed alone, so batching never matters)."""
+    cfg = scenario.diagnostics
+    p = lay.providers
+    seed = scenario.seed
+    n_reps, n_months, n_rows = len(replications), len(months), len(p.row_test)
+    requests = np.zeros((n_reps, n_months, n_rows, N_SOURCES))
+    list_cap = np.zeros((n_reps, n_months, n_rows))
+    other_tests = np.zeros((n_reps, n_months, n_rows))
+    coupling = np.zeros(n_reps)
+    cost = np.zeros((n_reps, n_months))
+    start = np.zeros((n_reps, n_rows, N_SOURCES, DIAG_BINS), dtype=np.float32)
+    pioneer = np.isin(np.array(p.provider_codes)[p.row_provider], sorted(pioneer_codes))
+    for k, r in enumerate(int(x) for x in replications):
+        g_demand = _growth(months, value(cfg.demand_growth_pct_per_year, seed, r,
+                                         "diagnostics.demand_growth_pct_per_year", -20, 30))
+        g_capacity = _growth(months, value(cfg.capacity_growth_pct_per_year, seed, r,
+                                           "diagnostics.capacity_growth_pct_per_year", -20, 30))
+        rtt_share = value(cfg.rtt_share_of_requests_pct, seed, r, "diagnostics.rtt_share_of_requests_pct", 0, 100) / 100
+        per_referral = value(cfg.urgent_tests_per_referral, seed, r, "diagnostics.urgent_tests_per_referral", 0, 5)
+        coupling[k] = value(cfg.rtt_pathways_needing_test_pct, seed, r,
+                            "diagnostics.rtt_pathways_needing_test_pct", 0, 100) / 100
+        rates = start_rates(lay, usc_referrals_per_wd, per_referral, rtt_share)
+        capacity0 = rates.tests_per_wd + p.planned_tests_per_wd + p.unscheduled_tests_per_wd
+        removed = rttt_removal_share(scenario.policies.rttt, months, DIAG_TEST_KEYS, p.row_test, pioneer, seed, r)
+        policy = scenario.policies.rttt
+        urgent_removed = removed if (policy is not None and not policy.exempt_urgent_cancer) else 0.0
+        kept = np.stack([1.0 - urgent_removed + np.zeros_like(removed), 1.0 - removed, 1.0 - removed], axis=-1)
+        requests[k] = g_demand[:, None, None] * rates.requests_per_wd[None] * kept
+        extra, cost[k] = _lever_tests(scenario, lay, months, capacity0, seed, r)
+        total_cap = g_capacity[:, None] * capacity0[None, :] + extra
+        other_tests[k] = np.minimum(g_demand[:, None] * (p.planned_tests_per_wd + p.unscheduled_tests_per_wd)[None, :],
+                                    total_cap)
+        list_cap[k] = total_cap - other_tests[k]
+        start[k] = rates.start_stock
+    hazard = 1.0 + in_turn_per_week * np.arange(DIAG_BINS, dtype=np.float64)
+    return DiagnosticInputs(requests, list_cap, other_tests, priority_weights(source_weights(scenario), hazard),
+                            coupling, start, cost)
+
+
+#: Working days of urgent requests on the list at the start (seen within about a week). Assumption.
+URGENT_START_WORKING_DAYS = 5.0
+
+
+def _split_start(counts: np.ndarray, urgent_per_wd: np.ndarray, rtt_share: float) -> np.ndarray:
+    """float32 ``[row, source, bin]``: about a week of urgent requests in the first week band, the rest by share."""
+    out = np.zeros((counts.shape[0], N_SOURCES, counts.shape[1]))
+    routine = counts.copy()
+    urgent = np.minimum(urgent_per_wd * URGENT_START_WORKING_DAYS, MAX_URGENT_SHARE * counts[:, 1])
+    out[:, URGENT, 1] = urgent
+    routine[:, 1] -= urgent
+    out[:, RTT] = rtt_share * routine
+    out[:, OTHER] = (1.0 - rtt_share) * routine
+    return out.astype(np.float32)

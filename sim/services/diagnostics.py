@@ -1,0 +1,124 @@
+"""The diagnostic service inside the model: steps the DM01 lists and couples them to RTT and cancer.
+
+Coupling (docs/MODEL.md, diagnostics): an RTT pathway that needs a test cannot
+stop its clock before the test is done. Each sub-step, for every trust, the
+ratio of RTT-sourced tests done to RTT-sourced requests made is compared with
+its value on the start trend (routine tests over routine requests at the start
+rates: the state the RTT calibration already reflects); the trust's
+non-admitted RTT activity is scaled by
+``1 + f x (ratio / ratio_0 - 1)``, bounded to ``[1 - f, 1 + f]``, where ``f``
+is the share of non-admitted clock stops that wait for a test. A diagnostic
+shortfall therefore holds back clock stops, and clearing a diagnostic backlog
+releases them. For cancer, the mean wait of urgent requests at each trust
+(Little's law: list / requests per day) is reported to the cancer service.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine import census
+from sim.engine import diagnostics as dx
+from sim.scenarios.diagnostics import DiagnosticInputs, DiagnosticLayout
+
+DIAG_METRICS = ("diag_waiting_list", "diag_over_6w", "diag_over_6w_pct", "diag_tests", "diag_tests_waiting_list")
+SIX_WEEKS_DAYS = 42  # "over 6 weeks": a wait of 6 weeks or more (DM01), i.e. not under 42 days
+
+
+class DiagnosticService:
+    """DM01 lists of a batch of replications.
+
+    Args:
+        inputs: the batch's monthly requests and capacity.
+        layout: rows and their series.
+        n_rtt_trusts: trusts in the RTT geography (for the coupling arrays).
+        n_series: series in the run's cube.
+    """
+
+    def __init__(self, inputs: DiagnosticInputs, layout: DiagnosticLayout, n_rtt_trusts: int, n_series: int) -> None:
+        self.inputs = inputs
+        self.layout = layout
+        self.stock = np.ascontiguousarray(inputs.start_stock.copy())
+        n_reps, n_rows = self.stock.shape[:2]
+        self.acc = np.zeros((n_reps, n_rows, dx.N_ACC))
+        self.other_tests = np.zeros((n_reps, n_rows))
+        self.done = np.zeros((n_reps, n_rows, dx.N_SOURCES))
+        self.n_rtt_trusts = n_rtt_trusts
+        self.n_series = n_series
+        linked = layout.row_rtt_trust >= 0
+        self._linked_rows = np.flatnonzero(linked)
+        self._linked_trust = layout.row_rtt_trust[linked]
+        routine_tests = np.maximum(inputs.list_capacity_per_wd[:, 0] - inputs.requests_per_wd[:, 0, :, dx.URGENT], 0.0)
+        routine_requests = inputs.requests_per_wd[:, 0, :, dx.RTT] + inputs.requests_per_wd[:, 0, :, dx.OTHER]
+        tests_t, requests_t = self._by_trust(routine_tests), self._by_trust(routine_requests)
+        self._ratio0 = np.where((requests_t > 0) & (tests_t > 0), tests_t / np.where(requests_t > 0, requests_t, 1.0), 1.0)
+        self._urgent_wait0: np.ndarray | None = None
+        self.urgent_wait_days = np.zeros((n_reps, n_rtt_trusts))
+        self._covered = np.zeros(n_series, dtype=bool)
+        for col in range(layout.row_series.shape[1]):
+            self._covered[layout.row_series[layout.row_series[:, col] >= 0, col]] = True
+        self._covered[layout.row_test_series] = True
+
+    def _by_trust(self, values: np.ndarray) -> np.ndarray:
+        """Sum ``values[rep, row]`` over each RTT trust's rows."""
+        part = np.ascontiguousarray(values[:, self._linked_rows, None])
+        return census.sum_groups(part, self._linked_trust, self.n_rtt_trusts)[..., 0]
+
+    def step(self, month: int, working_days: float, days: int, age: bool) -> np.ndarray:
+        """Advance one sub-step of ``days`` calendar days; returns float64 ``[rep, rtt trust]`` multipliers of non-admitted RTT activity."""
+        inp = self.inputs
+        requests = inp.requests_per_wd[:, month] * working_days
+        dx.advance(self.stock, self.acc, self.done, requests=requests,
+                   list_capacity=inp.list_capacity_per_wd[:, month] * working_days, weight=inp.weight, age=age)
+        self.other_tests += inp.other_tests_per_wd[:, month] * working_days
+        if working_days <= 0:
+            return np.ones((self.stock.shape[0], self.n_rtt_trusts))
+        asked = self._by_trust(requests[:, :, dx.RTT])
+        done = self._by_trust(self.done[:, :, dx.RTT])
+        ratio = np.where(asked > 0, done / np.where(asked > 0, asked, 1.0), np.nan)
+        urgent_list = self._by_trust(self.stock[:, :, dx.URGENT].sum(axis=-1, dtype=np.float64))
+        urgent_per_day = self._by_trust(requests[:, :, dx.URGENT]) / max(days, 1)
+        self.urgent_wait_days = np.where(urgent_per_day > 0,
+                                         urgent_list / np.where(urgent_per_day > 0, urgent_per_day, 1.0), 0.0)
+        if self._urgent_wait0 is None:
+            self._urgent_wait0 = self.urgent_wait_days.copy()
+        f = inp.rtt_coupling[:, None]
+        mult = 1.0 + f * (np.where(np.isfinite(ratio), ratio, self._ratio0) / self._ratio0 - 1.0)
+        return np.clip(mult, 1.0 - f, 1.0 + f)
+
+    @property
+    def urgent_wait_change_days(self) -> np.ndarray:
+        """float64 ``[rep, rtt trust]`` urgent requests' mean wait now minus at the start (days)."""
+        if self._urgent_wait0 is None:
+            return np.zeros_like(self.urgent_wait_days)
+        return self.urgent_wait_days - self._urgent_wait0
+
+    def census(self, days_since_ageing: int, flows: bool) -> dict[str, np.ndarray]:
+        """Month-end metrics ``[rep, series]`` (NaN for series without diagnostic rows); resets the flow sums."""
+        lay = self.layout
+        counts_rows = self.stock.sum(axis=2, dtype=np.float64)
+        tests_rows = self.acc[..., dx.ACC_TESTS:dx.ACC_TESTS + dx.N_SOURCES].sum(axis=-1)
+        values = np.concatenate([counts_rows, tests_rows[..., None], self.other_tests[..., None]], axis=-1)
+        n_bins = counts_rows.shape[-1]
+        per_series = np.zeros((values.shape[0], self.n_series, values.shape[-1]))
+        for col in range(lay.row_series.shape[1]):
+            keep = np.flatnonzero(lay.row_series[:, col] >= 0)
+            per_series += census.sum_groups(np.ascontiguousarray(values[:, keep]), lay.row_series[keep, col],
+                                            self.n_series)
+        per_series += census.sum_groups(values, lay.row_test_series, self.n_series)
+        counts = per_series[..., :n_bins]
+        total = counts.sum(axis=-1)
+        within = (counts * census.share_within(n_bins, days_since_ageing, SIX_WEEKS_DAYS)).sum(axis=-1)
+        over = np.maximum(total - within, 0.0)
+        nan = np.where(self._covered, 0.0, np.nan)[None, :]
+        out = {
+            "diag_waiting_list": total + nan,
+            "diag_over_6w": over + nan,
+            "diag_over_6w_pct": np.where(total > 0, 100.0 * over / np.where(total > 0, total, 1.0), np.nan) + nan,
+        }
+        if flows:
+            out["diag_tests_waiting_list"] = per_series[..., n_bins] + nan
+            out["diag_tests"] = per_series[..., n_bins] + per_series[..., n_bins + 1] + nan
+            self.acc[...] = 0.0
+            self.other_tests[...] = 0.0
+        return out
