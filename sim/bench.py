@@ -81,7 +81,79 @@ def _national_case(quick: bool) -> dict:
             "check": {"national_list_finite_positive": ok, "ok": ok}}
 
 
-CASES: dict[str, Callable[[bool], dict]] = {"flow_kernel": _kernel_case, "national": _national_case}
+def _bare_simpy_mmc(arrival_rate: float, service_rate: float, servers: int, n_patients: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The textbook simpy M/M/c (a process per patient, a Resource request): the speed yardstick. Returns waits."""
+    import simpy
+
+    gaps = rng.exponential(1.0 / arrival_rate, n_patients)
+    service = rng.exponential(1.0 / service_rate, n_patients)
+    env = simpy.Environment()
+    desk = simpy.Resource(env, capacity=servers)
+    waits = np.empty(n_patients)
+
+    def patient(i):
+        arrived = env.now
+        with desk.request() as req:
+            yield req
+            waits[i] = env.now - arrived
+            yield env.timeout(service[i])
+
+    def source():
+        for i in range(n_patients):
+            yield env.timeout(gaps[i])
+            env.process(patient(i))
+
+    env.process(source())
+    env.run()
+    return waits
+
+
+def _des_case(quick: bool) -> dict:
+    """The DES's M/M/3 mode against a bare simpy M/M/3 (same rates and patients), and its session mode.
+
+    Checks both mean waits in queue against Erlang C (lambda 0.2, mu 0.1, c 3:
+    Wq = 4.444) after dropping the first 10% of patients as warm-up.
+    """
+    from sim.des_config import load_des_scenario
+    from sim.des_run import plan_des, run_replication
+    from sim.engine import des
+    from sim.rng import stream
+
+    lam, mu, c = 0.2, 0.1, 3
+    n = 50_000 if quick else 200_000
+    tolerance = 0.15 if quick else 0.08
+    expected = des.erlang_c_wait(lam, mu, c)
+    t0 = time.perf_counter()
+    mmc = des.simulate_mmc(lam, mu, c, n, stream(1, 0, "des"))
+    t1 = time.perf_counter()
+    bare = _bare_simpy_mmc(lam, mu, c, n, stream(1, 1, "des"))
+    t2 = time.perf_counter()
+    warm = n // 10
+    des_wq, bare_wq = float(mmc.wait_in_queue[warm:].mean()), float(bare[warm:].mean())
+    des_rate, bare_rate = n / (t1 - t0), n / (t2 - t1)
+    root = Path(__file__).resolve().parent.parent
+    scenario, _ = load_des_scenario(root / "configs" / "des_trust.yaml", {"replications": 0})
+    plan = plan_des(scenario)
+    t3 = time.perf_counter()
+    result = run_replication(plan, 0)
+    t4 = time.perf_counter()
+    patients = int(result.start_list.sum() + result.requests.sum())
+    conserved = bool(np.array_equal(result.start_list.sum(axis=1) + result.requests.sum(axis=(1, 2)),
+                                    result.tests.sum(axis=(1, 2)) + result.waiting_list[:, -1]))
+    errors = {"des_mmc": abs(des_wq - expected) / expected, "bare_simpy_mmc": abs(bare_wq - expected) / expected}
+    return {"seconds": t1 - t0, "unit": "seconds for the DES M/M/3 run", "patients": n,
+            "patients_per_second": {"des_mmc": des_rate, "bare_simpy_mmc": bare_rate,
+                                    "des_sessions_rr8_year": patients / (t4 - t3)},
+            "ratio_des_mmc_to_bare_simpy": des_rate / bare_rate,
+            "meets_0_6x_bare_simpy": bool(des_rate / bare_rate >= 0.6),
+            "des_sessions": {"patients": patients, "seconds": t4 - t3},
+            "check": {"erlang_c_wq": expected, "des_mmc_wq": des_wq, "bare_simpy_wq": bare_wq,
+                      "relative_error": errors, "tolerance": tolerance, "sessions_conserve_patients": conserved,
+                      "ok": bool(max(errors.values()) < tolerance and conserved)}}
+
+
+CASES: dict[str, Callable[[bool], dict]] = {"flow_kernel": _kernel_case, "national": _national_case, "des": _des_case}
 
 
 def _git_commit() -> str | None:

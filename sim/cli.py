@@ -84,6 +84,29 @@ def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, 
 
 
 @main.command()
+@click.argument("des_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--reps", type=click.IntRange(0, 100_000), help="Monte Carlo replications (overrides the file).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Root seed (overrides the file).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The run folder itself (default: outputs/<name>/<run_id>/).")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: all cores).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder (only once the new one is complete).")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def des(des_file, reps, seed, out_dir, jobs, overwrite, quiet) -> None:
+    """Simulate a few trusts' diagnostic waiting lists patient by patient and write the results folder."""
+    with _Guard():
+        from sim.des_config import load_des_scenario
+
+        overrides = {"replications": reps, "seed": seed}
+        load_des_scenario(des_file, overrides)  # a bad file fails here, before the heavy imports
+        from sim.des_run import execute_des
+
+        result = execute_des(des_file, overrides, out_dir=out_dir, jobs=jobs, overwrite=overwrite, quiet=quiet)
+        if not quiet:
+            click.echo(f"results: {result}")
+
+
+@main.command()
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
 def validate(scenario_file) -> None:
     """Check a scenario file (schema, dates against the data, calibration, trusts file)."""

@@ -14,6 +14,7 @@ import io
 import platform
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,29 @@ def dimensions(plan: RunPlan, cube: MetricCube) -> dict[str, int]:
             "replications": int(len(cube.replications)), "series": len(cube.series), "metrics": len(cube.metrics)}
 
 
+def write_result_files(writer: RunWriter, cube: MetricCube, resolved: str,
+                       keep_levels: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write the files every run folder holds, whatever the engine; return the summary and targets tables.
+
+    Files: trajectories.parquet (every replication of ``keep_levels``), summary.csv,
+    targets.csv (the published commitments the cube can be judged against) and
+    scenario.resolved.yaml.
+    """
+    summary = summarise(cube)
+    targets = evaluate_targets(cube, commitments(cube))
+    writer.write_parquet("trajectories.parquet", trajectories_table(cube, keep_levels=tuple(keep_levels)))
+    writer.write_csv("summary.csv", summary)
+    writer.write_csv("targets.csv", targets)
+    writer.write_text("scenario.resolved.yaml", resolved)
+    return summary, targets
+
+
+def platform_info() -> dict[str, object]:
+    """The machine and library versions a run's manifest records."""
+    return {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
+            "cpus": default_jobs()}
+
+
 def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = None, jobs: int | None = None,
                 batch_size: int | None = None, keep: list[str] | None = None, overwrite: bool = False,
                 quiet: bool = False) -> Path:
@@ -101,13 +125,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
         cube = _simulate(plan, jobs, batch_size, console, quiet)
         timings["simulate_seconds"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        summary = summarise(cube)
-        targets = evaluate_targets(cube, commitments(cube))
-        writer.write_parquet("trajectories.parquet",
-                             trajectories_table(cube, keep_levels=tuple(keep or scenario.outputs.keep_levels)))
-        writer.write_csv("summary.csv", summary)
-        writer.write_csv("targets.csv", targets)
-        writer.write_text("scenario.resolved.yaml", resolved)
+        summary, targets = write_result_files(writer, cube, resolved, keep or scenario.outputs.keep_levels)
         if scenario.outputs.plots:
             provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
             standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,
@@ -131,8 +149,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
             "world": {"rtt_share_basis": plan.world.rtt_share_basis, "national_scale": plan.rows.national_scale},
             "dimensions": dimensions(plan, cube),
             "timings": {k: round(v, 3) for k, v in timings.items()},
-            "platform": {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
-                         "cpus": default_jobs()},
+            "platform": platform_info(),
             "input_data_sha256": reference.data_hashes(),
         }
         final = writer.finish(manifest)
