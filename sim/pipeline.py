@@ -28,6 +28,7 @@ from sim import reference
 from sim.calibration import OBSERVED_COLUMN, calibrate, write_calibration
 from sim.config import CalibrationParams, Scenario, blame_command_line, load_scenario
 from sim.errors import InputError
+from sim.engine.cancer import N_DAYS as CANCER_DAYS
 from sim.engine.flow import N_STAGES
 from sim.metrics import MetricCube
 from sim.plotting import provenance_text, standard_plots
@@ -69,14 +70,48 @@ def observed_history() -> dict[str, pd.Series]:
     series = {metric: obs[column] for metric, column in OBSERVED_COLUMN.items()}
     series["rtt_over_52w_pct"] = 100.0 * obs["over_52w"] / obs["waiting_list"]
     series["rtt_clock_starts"] = obs["clock_starts"]
-    return {k: pd.Series(v.to_numpy(dtype=float), index=index).dropna() for k, v in series.items()}
+    out = {k: pd.Series(v.to_numpy(dtype=float), index=index).dropna() for k, v in series.items()}
+    for frame, columns in ((reference.diagnostics_national(), {"diag_over_6w_pct": "pct_over_6w",
+                                                                "diag_waiting_list": "waiting_list",
+                                                                "diag_tests": "tests_performed"}),
+                           (reference.cancer_national(), {"cancer_fds_pct": "fds_pct", "cancer_62d_pct": "pct_62day",
+                                                          "cancer_31d_pct": "pct_31day"})):
+        idx = pd.PeriodIndex(frame["month"], freq="M").to_timestamp(how="end").normalize()
+        for metric, column in columns.items():
+            out[metric] = pd.Series(frame[column].to_numpy(dtype=float), index=idx).dropna()
+    return out
 
 
 def dimensions(plan: RunPlan, cube: MetricCube) -> dict[str, int]:
     g = plan.rows.geography
-    return {"trusts": len(g.trust_codes), "specialties": len(g.specialty_codes), "rows": g.n_rows,
+    dims = {"trusts": len(g.trust_codes), "specialties": len(g.specialty_codes), "rows": g.n_rows,
             "stages": N_STAGES, "wait_bins": int(plan.start_rows.shape[-1]), "months": len(plan.months),
             "replications": int(len(cube.replications)), "series": len(cube.series), "metrics": len(cube.metrics)}
+    services = plan.services
+    if services is not None and services.diagnostics is not None:
+        p = services.diagnostics.providers
+        dims.update(diagnostic_providers=p.n_providers, diagnostic_rows=p.n_rows, diagnostic_tests=len(g.test_codes),
+                    diagnostic_wait_bins=int(p.start_counts.shape[-1]))
+    if services is not None and services.cancer_enabled:
+        dims.update(cancer_trusts=len(services.cancer.trust_codes), cancer_day_bins=CANCER_DAYS)
+    return dims
+
+
+def services_manifest(plan: RunPlan) -> dict:
+    """How the diagnostic and cancer services were calibrated, for the manifest."""
+    s = plan.services
+    out: dict = {}
+    if s is None:
+        return out
+    if s.diagnostics is not None:
+        out["diagnostics"] = {"census_month": s.diagnostics.providers.census_month,
+                              "rates_window": list(s.diagnostics.providers.window),
+                              "in_turn_per_week": s.in_turn_per_week, "in_turn_fit": s.fit}
+    if s.cancer is not None:
+        c = s.cancer
+        out["cancer"] = {"enabled": s.cancer_enabled, "window": list(c.window), "cancer_share": c.cancer_share,
+                         "dtt_median_days": c.dtt_median_days, "fit": c.fit}
+    return out
 
 
 def write_result_files(writer: RunWriter, cube: MetricCube, resolved: str,
@@ -146,6 +181,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
             "calibration": {"name": plan.calibration.name, "fit_first_month": plan.calibration.fit_first_month,
                             "fit_last_month": plan.calibration.fit_last_month, "fit_rmse": plan.calibration.fit},
             "start_state_reconstruction_error": {k: float(v) for k, v in plan.start_errors.items()},
+            "services": services_manifest(plan),
             "world": {"rtt_share_basis": plan.world.rtt_share_basis, "national_scale": plan.rows.national_scale},
             "dimensions": dimensions(plan, cube),
             "timings": {k: round(v, 3) for k, v in timings.items()},
