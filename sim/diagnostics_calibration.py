@@ -55,26 +55,41 @@ def settled_over_6w_pct(start_stock: np.ndarray, requests_per_wd: np.ndarray, te
 
 
 def fit_in_turn(start_stock: np.ndarray, requests_per_wd: np.ndarray, tests_per_wd: np.ndarray,
-                source_weight: np.ndarray, low: float = 0.0, high: float = 5.0, steps: int = 14) -> dict:
-    """The priority slope whose settled national % over 6 weeks equals the census list's (bisection).
+                source_weight: np.ndarray, low: float = 0.0, high: float = 10.0, steps: int = 14) -> dict:
+    """The priority slope whose settled % over 6 weeks equals the census list's (bisection).
 
     Returns:
-        ``in_turn_per_week``, ``target_pct`` (published), ``fitted_pct`` (settled); if even strict
-        turn-taking cannot bring the share down to the published one (urgent requests jump the
-        queue), the upper bound, flagged ``at_bound``.
+        ``in_turn_per_week``, ``target_pct`` (published), ``fitted_pct`` (settled), and ``at_bound``:
+        ``"high"`` if even near-strict turn-taking leaves more waiting 6 weeks than published (e.g.
+        urgent requests jumping the queue), ``"low"`` if random order already leaves fewer; the slope
+        is then that bound.
     """
     target = over_6w_pct(start_stock)
 
     def settled(slope: float) -> float:
         return settled_over_6w_pct(start_stock, requests_per_wd, tests_per_wd, source_weight, slope)
 
-    at_bound = settled(high) > target
-    if not at_bound:
+    bound = "high" if settled(high) > target else ("low" if settled(low) < target else "")
+    if not bound:
         for _ in range(steps):
             mid = 0.5 * (low + high)
             if settled(mid) > target:
                 low = mid
             else:
                 high = mid
-    slope = high if at_bound else 0.5 * (low + high)
-    return {"in_turn_per_week": slope, "target_pct": target, "fitted_pct": settled(slope), "at_bound": bool(at_bound)}
+    slope = {"high": high, "low": low}.get(bound, 0.5 * (low + high))
+    return {"in_turn_per_week": slope, "target_pct": target, "fitted_pct": settled(slope), "at_bound": bound}
+
+
+def fit_in_turn_by_test(start_stock: np.ndarray, requests_per_wd: np.ndarray, tests_per_wd: np.ndarray,
+                        source_weight: np.ndarray, row_test: np.ndarray, test_keys: tuple[str, ...]) -> dict[str, dict]:
+    """:func:`fit_in_turn` for each test on its own rows (each test keeps its own discipline)."""
+    out = {}
+    for k, key in enumerate(test_keys):
+        rows = np.flatnonzero(row_test == k)
+        if rows.size == 0 or start_stock[rows].sum() <= 0:
+            out[key] = {"in_turn_per_week": 0.0, "target_pct": float("nan"), "fitted_pct": float("nan"),
+                        "at_bound": "no list"}
+            continue
+        out[key] = fit_in_turn(start_stock[rows], requests_per_wd[rows], tests_per_wd[rows], source_weight)
+    return out

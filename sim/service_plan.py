@@ -8,16 +8,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import parse_month, working_days_in_month
+from sim import reference
+from sim.calendar import add_months, parse_month, working_days_in_month
 from sim.config import Scenario, scenario_error
 from sim.config_services import DIAG_TEST_KEYS
-from sim.diagnostics_calibration import fit_in_turn
+from sim.diagnostics_calibration import fit_in_turn_by_test
+from sim.diagnostics_start import MIN_WINDOW_MONTHS as DM01_MIN_MONTHS
 from sim.diagnostics_start import diagnostic_providers
 from sim.distributions import central
-from sim.errors import did_you_mean
+from sim.errors import InputError, did_you_mean, format_key_path
 from sim.metrics import Geography
 from sim.scenarios import cancer_inputs
 from sim.scenarios import diagnostics as diag_inputs
+from sim.scenarios.cancer import MIN_WINDOW_MONTHS as CWT_MIN_MONTHS
 from sim.scenarios.cancer import CancerCalibration, calibrate_cancer
 from sim.scenarios.diagnostics import DiagnosticLayout
 from sim.services.cancer import CancerService
@@ -36,24 +39,114 @@ class ServicePlan:
         cancer_enabled: whether the cancer queues are simulated (the calibration may exist
             only to size urgent diagnostic requests).
         pioneers: ODS codes of the Right Test Right Time pioneer trusts.
-        in_turn_per_week: the diagnostic priority slope (the scenario's, or fitted).
-        fit: how the slope was fitted (empty if the scenario set it).
+        in_turn_per_week: float ``[test]`` the diagnostic priority slope of each test (the scenario's, or fitted).
+        fit: how each test's slope was fitted (empty if the scenario set it).
     """
 
     diagnostics: DiagnosticLayout | None
     cancer: CancerCalibration | None
     cancer_enabled: bool
     pioneers: frozenset[str]
-    in_turn_per_week: float = 0.0
+    in_turn_per_week: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(DIAG_TEST_KEYS)))
     fit: dict = dataclasses.field(default_factory=dict)
 
 
-def _check_codes(doc: LoadedDocument, key_path: tuple, codes: list[str], known: tuple[str, ...], what: str) -> None:
+def _check_codes(doc: LoadedDocument, key_path: tuple, codes: list[str], known: tuple[str, ...], what: str,
+                 allowed: str, elsewhere: dict[str, str] | None = None) -> None:
+    """Raise for the first code not in ``known``, at its list item's line.
+
+    Args:
+        what: what a known code is, after "is not" ("an NHS trust in the run's world").
+        allowed: what is accepted; the known codes nearest the bad one follow it.
+        elsewhere: why a real code that cannot be used here is refused, by code.
+    """
     for k, code in enumerate(codes):
-        if code not in known:
-            hint = did_you_mean(code, known)
-            raise scenario_error(doc, key_path + (k,), code, f"is not {what}" + (f"; did you mean {hint}?" if hint else ""),
-                                 f"ODS codes of {what}s in the run's world, e.g. {', '.join(known[:3])}")
+        if code in known:
+            continue
+        path = key_path + (k,)
+        file, line = doc.locate(path)
+        reason = (elsewhere or {}).get(code)
+        raise InputError(file=file, line=line, key_path=format_key_path(path, doc.data), value=code,
+                         problem=reason or f"is not {what}", allowed=f"{allowed}{_examples(code, known)}",
+                         suggestion=None if reason else _closest_code(code, known))
+
+
+#: Characters mistaken for each other in ODS codes (letter O and digit 0, and so on).
+_LOOKALIKE = {frozenset(pair) for pair in ("O0", "I1", "L1", "S5", "Z2", "B8")}
+
+
+def _closest_code(code: str, known: tuple[str, ...]) -> str | None:
+    """The known code most likely meant: the code in capitals; else one character slipped (ranked by a
+    look-alike, then the longest shared start, then the nearest character); else difflib's pick."""
+    typed = code.strip().upper()
+    if typed in known:
+        return typed
+    best, best_score, tie = None, None, False
+    for option in known:
+        diff = [i for i, (a, b) in enumerate(zip(typed, option)) if a != b] if len(option) == len(typed) else []
+        if len(diff) != 1:
+            continue
+        i = diff[0]
+        score = (frozenset((typed[i], option[i])) in _LOOKALIKE, i, -abs(ord(typed[i]) - ord(option[i])))
+        if best_score is None or score > best_score:
+            best, best_score, tie = option, score, False
+        elif score == best_score:
+            tie = True
+    if best is not None and not tie:
+        return best
+    return did_you_mean(code, known)
+
+
+def _examples(code: str, known: tuple[str, ...], most: int = 8) -> str:
+    """``; those starting 'RR': RR7, RR8, ...`` (known codes sharing the bad code's start), else a few codes."""
+    typed = code.strip().upper()
+    for n in (2, 1):
+        near = [k for k in known if len(typed) >= n and k.startswith(typed[:n])]
+        if near:
+            more = f" and {len(near) - most} more" if len(near) > most else ""
+            return f"; those starting {typed[:n]!r}: {', '.join(near[:most])}{more}"
+    return f", e.g. {', '.join(known[:3])}"
+
+
+def _census_months(held: set[str], window_months: int, least: int) -> list[str]:
+    """Census months a provider file can start from: held, with ``least`` held months in the window ending there."""
+    return sorted(m for m in held if sum(add_months(m, -k) in held for k in range(window_months)) >= least)
+
+
+def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cwt_err: ValueError | None,
+                  dm01_err: ValueError | None) -> InputError:
+    """One message, at ``start``, for a start without the DM01 and/or CWT provider data its services need."""
+    diag_on, cancer_on = scenario.diagnostics.enabled, scenario.cancer.enabled
+    files = {
+        "DM01": (set(reference.dm01_provider()["month"]), scenario.diagnostics.rates_window_months, DM01_MIN_MONTHS),
+        "CWT": (set(reference.cwt_provider()["month"]), scenario.cancer.rates_window_months, CWT_MIN_MONTHS),
+    }
+    usable = {name: set(_census_months(*spec)) for name, spec in files.items()}
+    labels = {"DM01": "DM01 diagnostics provider data",
+              "CWT": "CWT cancer provider data" + ("" if cancer_on else " (for urgent cancer requests to diagnostics)")}
+    short, other = [], []
+    for name, err in (("DM01", dm01_err), ("CWT", cwt_err)):
+        if err is None:
+            continue
+        held = sorted(files[name][0])
+        if census_month in usable[name]:  # the months are there; something else failed
+            other.append(f"{labels[name]} for {census_month}: {err}")
+        else:
+            short.append(f"{labels[name]} (held: {held[0]} to {held[-1]})")
+    least = max(DM01_MIN_MONTHS, CWT_MIN_MONTHS)
+    parts = []
+    if short:
+        parts.append(f"needs at least {least} months of provider data up to its census month {census_month} (the "
+                     f"month before the start), which the shipped {' and '.join(short)} do not have")
+    if other:
+        parts.append("cannot start from the " + "; ".join(other))
+    needed = ["CWT"] + (["DM01"] if diag_on else [])
+    starts = sorted(set.intersection(*(usable[name] for name in needed)))
+    turn_off = (["diagnostics"] if diag_on else []) + (["cancer"] if cancer_on and cwt_err is not None else [])
+    allowed = " and ".join(f"{block}: {{enabled: false}}" for block in turn_off)
+    if starts:
+        allowed = f"a start from {add_months(starts[0], 1)} to {add_months(starts[-1], 1)}, or {allowed}"
+    return scenario_error(doc, ("start",), scenario.start, "; it ".join(parts), allowed)
 
 
 def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geography: Geography,
@@ -64,7 +157,7 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
         InputError: a start without DM01/CWT data for its census month, or an unknown trust code.
     """
     diag_on, cancer_on = scenario.diagnostics.enabled, scenario.cancer.enabled
-    cancer = None
+    cancer, cwt_err, dm01_err, providers = None, None, None, None
     if diag_on or cancer_on:
         c = scenario.cancer
         try:
@@ -73,31 +166,40 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
                                       dtt_sigma=c.dtt_delay_sigma, capacity_headroom=c.treatment_capacity_headroom_pct / 100,
                                       window_months=c.rates_window_months)
         except ValueError as err:
-            key = ("cancer", "enabled") if cancer_on else ("diagnostics", "enabled")
-            raise scenario_error(doc, key, True, f"needs cancer waiting times data for {census_month}: {err}",
-                                 "a start whose previous month has CWT provider data (2024-07 to 2025-04), or "
-                                 "cancer: {enabled: false} and diagnostics: {enabled: false}") from None
-    layout = None
+            cwt_err = err
     if diag_on:
         try:
             providers = diagnostic_providers(world, census_month, scenario.diagnostics.rates_window_months)
         except ValueError as err:
-            raise scenario_error(doc, ("diagnostics", "enabled"), True, f"needs DM01 provider data for {census_month}: {err}",
-                                 "a start from 2024-09 to 2025-04, or diagnostics: {enabled: false}") from None
+            dm01_err = err
+    if cwt_err is not None or dm01_err is not None:  # one message naming every file that falls short
+        raise _missing_data(scenario, doc, census_month, cwt_err, dm01_err) from None
+    layout, provider_only = None, {}
+    if providers is not None:
         geography = dataclasses.replace(geography, test_codes=DIAG_TEST_KEYS)
         layout = diag_inputs.layout(providers, geography, world.trust_icb)
         known = tuple(sorted(set(providers.provider_codes)))
+        no_dm01 = {code: f"is an NHS trust but not a DM01 diagnostic provider in the months up to {census_month}"
+                   for code in world.trust_codes if code not in known}
+        provider_only = {code: "is a DM01 diagnostic provider but not one of the NHS trusts in the run's world "
+                         "(pioneers are trusts with RTT waiting lists)" for code in known if code not in world.trust_codes}
         for k, lever in enumerate(scenario.diagnostics.capacity_levers):
             _check_codes(doc, ("diagnostics", "capacity_levers", k, "trusts"), lever.trusts or [], known,
-                         "a diagnostic provider")
+                         "a DM01 diagnostic provider",
+                         f"ODS codes of the {len(known)} providers in the DM01 provider data up to {census_month}",
+                         no_dm01)
     rttt = scenario.policies.rttt
     if rttt is not None:
-        _check_codes(doc, ("policies", "rttt", "pioneer_trusts"), rttt.pioneer_trusts, world.trust_codes, "an NHS trust")
-    slope, fit = scenario.diagnostics.in_turn_per_week, {}
-    if layout is not None and slope is None:
-        fit = _fit_slope(scenario, layout, cancer, len(geography.trust_codes))
-        slope = fit["in_turn_per_week"]
-    return ServicePlan(layout, cancer, cancer_on, frozenset(rttt.pioneer_trusts if rttt else ()), slope or 0.0,
+        trusts = tuple(world.trust_codes)
+        _check_codes(doc, ("policies", "rttt", "pioneer_trusts"), rttt.pioneer_trusts, trusts,
+                     "an NHS trust in the run's world", f"ODS codes of the {len(trusts)} NHS trusts in the run's world",
+                     provider_only)
+    fixed, fit = scenario.diagnostics.in_turn_per_week, {}
+    slopes = np.full(len(DIAG_TEST_KEYS), fixed or 0.0)
+    if layout is not None and fixed is None:
+        fit = _fit_slopes(scenario, layout, cancer, len(geography.trust_codes))
+        slopes = np.array([fit[key]["in_turn_per_week"] for key in DIAG_TEST_KEYS])
+    return ServicePlan(layout, cancer, cancer_on, frozenset(rttt.pioneer_trusts if rttt else ()), slopes,
                        fit), geography
 
 
@@ -105,13 +207,16 @@ def _usc_per_wd(cancer: CancerCalibration | None, n_trusts: int, national_scale:
     return cancer.referrals_per_wd * national_scale if cancer is not None else np.zeros(n_trusts)
 
 
-def _fit_slope(scenario: Scenario, layout: DiagnosticLayout, cancer: CancerCalibration | None, n_trusts: int) -> dict:
-    """Fit the priority slope at the central values of the request split (replication 0)."""
+def _fit_slopes(scenario: Scenario, layout: DiagnosticLayout, cancer: CancerCalibration | None, n_trusts: int) -> dict:
+    """Fit each test's priority slope at the central values of the request split (replication 0)."""
     cfg = scenario.diagnostics
     rates = diag_inputs.start_rates(layout, _usc_per_wd(cancer, n_trusts),
                                     central(cfg.urgent_tests_per_referral), central(cfg.rtt_share_of_requests_pct) / 100)
-    return fit_in_turn(rates.start_stock, rates.requests_per_wd, rates.tests_per_wd,
-                       diag_inputs.source_weights(scenario))
+    # The discipline is fitted on a stationary list: requests equal to tests (the trend is a separate effect).
+    total = rates.requests_per_wd.sum(axis=1, keepdims=True)
+    stationary = rates.requests_per_wd * np.where(total > 0, rates.tests_per_wd[:, None] / np.where(total > 0, total, 1.0), 0.0)
+    return fit_in_turn_by_test(rates.start_stock, stationary, rates.tests_per_wd,
+                               diag_inputs.source_weights(scenario), layout.providers.row_test, DIAG_TEST_KEYS)
 
 
 def build_services(plan: ServicePlan, scenario: Scenario, geography: Geography, months: tuple[str, ...],

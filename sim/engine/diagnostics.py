@@ -12,7 +12,8 @@ One call of :func:`advance` moves every row through a sub-step:
 1. new requests enter bin 0 of their source;
 2. the waiting-list tests available in the sub-step (capacity left after
    planned and unscheduled tests, which the caller takes off first) are shared
-   over every (source, bin) in proportion to ``stock * source_weight * hazard``:
+   over every (source, bin) in proportion to ``stock * source_weight * hazard``
+   (one weight table per test, as each test has its own discipline):
    the source weights give urgent cancer requests priority over RTT requests
    over other requests, and the hazard (rising with weeks waited) treats each
    source broadly in turn; a bin is never emptied beyond its stock;
@@ -43,19 +44,22 @@ N_ACC = 6
 
 
 @njit(cache=True)
-def _advance_kernel(stock, requests, list_capacity, weight, age, acc, done_step):
+def _advance_kernel(stock, requests, list_capacity, weight, row_weight, age, acc, done_step):
     n_reps, n_rows, n_sources, n_bins = stock.shape
     n = n_sources * n_bins
     removed = np.empty(n)
     level = np.empty(n)
-    wmax = weight.max()
+    wmax = np.empty(weight.shape[0])
+    for g in range(weight.shape[0]):
+        wmax[g] = weight[g].max()
     for r in range(n_reps):
         for i in range(n_rows):
             flat = stock[r, i].reshape(n)
             for s in range(n_sources):
                 flat[s * n_bins] += requests[r, i, s]
                 acc[r, i, ACC_REQUESTS + s] += requests[r, i, s]
-            _removals_by_priority(flat, weight, wmax, list_capacity[r, i], level, removed)
+            g = row_weight[i]
+            _removals_by_priority(flat, weight[g], wmax[g], list_capacity[r, i], level, removed)
             for s in range(n_sources):
                 done = 0.0
                 for b in range(n_bins):
@@ -81,7 +85,7 @@ def priority_weights(source_weight: np.ndarray, hazard: np.ndarray) -> np.ndarra
 
 
 def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, requests: np.ndarray,
-            list_capacity: np.ndarray, weight: np.ndarray, age: bool) -> None:
+            list_capacity: np.ndarray, weight: np.ndarray, age: bool, row_weight: np.ndarray | None = None) -> None:
     """Move every row through one sub-step, in place.
 
     Args:
@@ -90,16 +94,30 @@ def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, reques
         done_step: float64 ``[rep, row, source]`` overwritten with this sub-step's tests by source.
         requests: float64 ``[rep, row, source]`` new waiting-list requests in the sub-step.
         list_capacity: float64 ``[rep, row]`` waiting-list tests available in the sub-step.
-        weight: float64 ``[source * bin]`` from :func:`priority_weights`.
+        weight: float64 ``[source * bin]`` from :func:`priority_weights`, or ``[table, source * bin]``.
         age: whether this sub-step ends a week.
+        row_weight: int ``[row]`` each row's weight table (default: table 0 for all).
     """
     if not stock.flags.c_contiguous:
         raise ValueError("stock must be C-contiguous")
-    _advance_kernel(stock, requests, list_capacity, weight, age, acc, done_step)
+    weight, row_weight = _tables(weight, row_weight, stock.shape[1])
+    _advance_kernel(stock, requests, list_capacity, weight, row_weight, age, acc, done_step)
 
 
-def advance_numpy(stock, acc, done_step, *, requests, list_capacity, weight, age) -> None:
+def _tables(weight: np.ndarray, row_weight: np.ndarray | None, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    weight = np.ascontiguousarray(np.atleast_2d(np.asarray(weight, dtype=np.float64)))
+    if row_weight is None:
+        row_weight = np.zeros(n_rows, dtype=np.int64)
+    row_weight = np.ascontiguousarray(row_weight, dtype=np.int64)
+    if row_weight.shape != (n_rows,) or (row_weight < 0).any() or (row_weight >= weight.shape[0]).any():
+        raise ValueError("row_weight must give each row a weight table")
+    return weight, row_weight
+
+
+def advance_numpy(stock, acc, done_step, *, requests, list_capacity, weight, age, row_weight=None) -> None:
     """Plain numpy reference of :func:`advance` (slow; for tests only)."""
+    weight, row_weight = _tables(weight, row_weight, stock.shape[1])
+    weight = weight[row_weight][None]
     n_reps, n_rows, n_sources, n_bins = stock.shape
     work = stock.astype(np.float64).reshape(n_reps, n_rows, n_sources * n_bins)
     for s in range(n_sources):

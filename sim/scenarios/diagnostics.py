@@ -87,7 +87,8 @@ class DiagnosticInputs:
         requests_per_wd: float64 ``[rep, month, row, source]`` new waiting-list requests per working day.
         list_capacity_per_wd: float64 ``[rep, month, row]`` waiting-list tests available per working day.
         other_tests_per_wd: float64 ``[rep, month, row]`` planned and unscheduled tests per working day.
-        weight: float64 ``[source * bin]`` priority of each (source, bin).
+        weight: float64 ``[test, source * bin]`` priority of each (source, bin), per test.
+        row_weight: int ``[row]`` each row's test (its weight table).
         rtt_coupling: float64 ``[rep]`` share of non-admitted RTT clock stops that wait for a test.
         start_stock: float32 ``[rep, row, source, bin]`` the list at the start census.
         lever_cost_gbp: float64 ``[rep, month]`` cost of the capacity levers' tests per working day.
@@ -97,6 +98,7 @@ class DiagnosticInputs:
     list_capacity_per_wd: np.ndarray
     other_tests_per_wd: np.ndarray
     weight: np.ndarray
+    row_weight: np.ndarray
     rtt_coupling: np.ndarray
     start_stock: np.ndarray
     lever_cost_gbp: np.ndarray
@@ -203,7 +205,7 @@ def source_weights(scenario: Scenario) -> np.ndarray:
 
 def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, ...], replications: np.ndarray,
                  usc_referrals_per_wd: np.ndarray, pioneer_codes: frozenset[str],
-                 in_turn_per_week: float) -> DiagnosticInputs:
+                 in_turn_per_week: np.ndarray) -> DiagnosticInputs:
     """Diagnostic inputs for a batch (each replication computed alone, so batching never matters)."""
     cfg = scenario.diagnostics
     p = lay.providers
@@ -238,9 +240,9 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
                                     total_cap)
         list_cap[k] = total_cap - other_tests[k]
         start[k] = rates.start_stock
-    hazard = 1.0 + in_turn_per_week * np.arange(DIAG_BINS, dtype=np.float64)
-    return DiagnosticInputs(requests, list_cap, other_tests, priority_weights(source_weights(scenario), hazard),
-                            coupling, start, cost)
+    weights = np.stack([priority_weights(source_weights(scenario), 1.0 + slope * np.arange(DIAG_BINS))
+                        for slope in np.asarray(in_turn_per_week, dtype=np.float64)])
+    return DiagnosticInputs(requests, list_cap, other_tests, weights, p.row_test, coupling, start, cost)
 
 
 #: Working days of urgent requests on the list at the start (seen within about a week). Assumption.

@@ -21,12 +21,16 @@ from sim.engine import census
 from sim.engine import diagnostics as dx
 from sim.scenarios.diagnostics import DiagnosticInputs, DiagnosticLayout
 
-DIAG_METRICS = ("diag_waiting_list", "diag_over_6w", "diag_over_6w_pct", "diag_tests", "diag_tests_waiting_list")
+DIAG_METRICS = ("diag_waiting_list", "diag_over_6w", "diag_over_6w_pct", "diag_tests", "diag_tests_waiting_list",
+                "diag_lever_cost_gbp_m")
 SIX_WEEKS_DAYS = 42  # "over 6 weeks": a wait of 6 weeks or more (DM01), i.e. not under 42 days
 
 
 class DiagnosticService:
     """DM01 lists of a batch of replications.
+
+    ``diag_lever_cost_gbp_m`` is the month's cost of the capacity levers' tests
+    (tests per working day x cost per test), reported for England only.
 
     Args:
         inputs: the batch's monthly requests and capacity.
@@ -42,6 +46,7 @@ class DiagnosticService:
         n_reps, n_rows = self.stock.shape[:2]
         self.acc = np.zeros((n_reps, n_rows, dx.N_ACC))
         self.other_tests = np.zeros((n_reps, n_rows))
+        self.lever_cost = np.zeros(n_reps)
         self.done = np.zeros((n_reps, n_rows, dx.N_SOURCES))
         self.n_rtt_trusts = n_rtt_trusts
         self.n_series = n_series
@@ -69,8 +74,10 @@ class DiagnosticService:
         inp = self.inputs
         requests = inp.requests_per_wd[:, month] * working_days
         dx.advance(self.stock, self.acc, self.done, requests=requests,
-                   list_capacity=inp.list_capacity_per_wd[:, month] * working_days, weight=inp.weight, age=age)
+                   list_capacity=inp.list_capacity_per_wd[:, month] * working_days, weight=inp.weight, age=age,
+                   row_weight=inp.row_weight)
         self.other_tests += inp.other_tests_per_wd[:, month] * working_days
+        self.lever_cost += inp.lever_cost_gbp[:, month] * working_days
         if working_days <= 0:
             return np.ones((self.stock.shape[0], self.n_rtt_trusts))
         asked = self._by_trust(requests[:, :, dx.RTT])
@@ -119,6 +126,10 @@ class DiagnosticService:
         if flows:
             out["diag_tests_waiting_list"] = per_series[..., n_bins] + nan
             out["diag_tests"] = per_series[..., n_bins] + per_series[..., n_bins + 1] + nan
+            cost = np.full((values.shape[0], self.n_series), np.nan)
+            cost[:, 0] = self.lever_cost / 1e6  # national only: levers are not split by area
+            out["diag_lever_cost_gbp_m"] = cost
+            self.lever_cost[...] = 0.0
             self.acc[...] = 0.0
             self.other_tests[...] = 0.0
         return out

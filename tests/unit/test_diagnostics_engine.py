@@ -86,3 +86,24 @@ def test_ageing_moves_every_source_one_bin():
     np.testing.assert_array_equal(stock[0, 0, :, 4], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(stock[0, 0, :, -1], [6.0, 6.0, 6.0])
     assert stock[0, 0, :, 0].sum() == 0.0
+
+
+def test_each_row_uses_its_own_weight_table():
+    stock, requests, capacity = _state(seed=11, rows=4)
+    tables = np.stack([_weight(0.0), _weight(5.0)])
+    row_table = np.array([0, 1, 0, 1])
+    a, b = stock.copy(), stock.copy()
+    acc = np.zeros(a.shape[:2] + (dx.N_ACC,))
+    done_a, done_b = np.zeros(a.shape[:3]), np.zeros(a.shape[:3])
+    dx.advance(a, acc.copy(), done_a, requests=requests, list_capacity=capacity, weight=tables, age=False,
+               row_weight=row_table)
+    dx.advance_numpy(b, acc.copy(), done_b, requests=requests, list_capacity=capacity, weight=tables, age=False,
+                     row_weight=row_table)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    single = stock.copy()
+    dx.advance(single, acc.copy(), np.zeros(a.shape[:3]), requests=requests, list_capacity=capacity,
+               weight=_weight(5.0), age=False)
+    np.testing.assert_allclose(a[:, 1], single[:, 1], rtol=1e-6)   # table 1 rows match a single-table run
+    with pytest.raises(ValueError, match="weight table"):
+        dx.advance(stock.copy(), acc.copy(), np.zeros(a.shape[:3]), requests=requests, list_capacity=capacity,
+                   weight=tables, age=False, row_weight=np.array([0, 1, 2, 0]))
