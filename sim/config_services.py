@@ -96,7 +96,8 @@ class DiagnosticsConfig(_Model):
         "Providers citing McCaughey and Powis 2020; docs/research/levers.md).")
     source_weights: SourceWeights = Field(default_factory=SourceWeights)
     in_turn_per_week: Optional[float] = Field(
-        None, ge=0, le=10, description="Rise in priority per week waited, relative to a new request. Default: "
+        None, ge=0, le=6, description="Log-priority added per week waited (0: random order; 3 or more: "
+        "close to strictly longest-waiting first). Default: "
         "fitted when the run is planned so that the census list is the steady state of the queue discipline "
         "(sim.diagnostics_calibration.fit_in_turn; docs/MODEL.md).")
     capacity_levers: list[CapacityLever] = Field(default_factory=list, description="Dated capacity additions.")

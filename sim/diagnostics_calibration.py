@@ -5,7 +5,7 @@ which requests are served. With every provider at its test's national turnover
 (:func:`sim.scenarios.diagnostics.balanced_requests_per_wd`), requests equal to
 tests and the urgent, RTT and other requests at their priorities, the share
 waiting 6 weeks or more settles to a level set by the priority slope (with
-one source, random order gives about 22% and strict turn-taking about 11%).
+one source, random order gives about 22% and strict turn-taking about 8%).
 The slope is fitted so that this settled share equals the published share at
 the census month: the census list is taken as the steady state of the
 discipline. Runs fit it when they are planned unless the scenario sets it.
@@ -46,7 +46,7 @@ def settled_over_6w_pct(start_stock: np.ndarray, requests_per_wd: np.ndarray, te
     n_rows, _, n_bins = start_stock.shape
     requests = np.ascontiguousarray(requests_per_wd[None] * WORKING_DAYS)
     capacity = tests_per_wd[None, :] * WORKING_DAYS
-    weight = dx.priority_weights(source_weight, 1.0 + in_turn_per_week * np.arange(n_bins))
+    weight = dx.priority_weights(source_weight, dx.in_turn_hazard(in_turn_per_week, n_bins))
     acc = np.zeros((1, n_rows, dx.N_ACC))
     done = np.zeros((1, n_rows, dx.N_SOURCES))
     for _ in range(weeks):
@@ -55,7 +55,7 @@ def settled_over_6w_pct(start_stock: np.ndarray, requests_per_wd: np.ndarray, te
 
 
 def fit_in_turn(start_stock: np.ndarray, requests_per_wd: np.ndarray, tests_per_wd: np.ndarray,
-                source_weight: np.ndarray, low: float = 0.0, high: float = 10.0, steps: int = 14) -> dict:
+                source_weight: np.ndarray, low: float = 0.0, high: float = 6.0, steps: int = 14) -> dict:
     """The priority slope whose settled % over 6 weeks equals the census list's (bisection).
 
     Returns:

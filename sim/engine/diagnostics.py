@@ -15,8 +15,11 @@ One call of :func:`advance` moves every row through a sub-step:
    over every (source, bin) in proportion to ``stock * source_weight * hazard``
    (one weight table per test, as each test has its own discipline):
    the source weights give urgent cancer requests priority over RTT requests
-   over other requests, and the hazard (rising with weeks waited) treats each
-   source broadly in turn; a bin is never emptied beyond its stock;
+   over other requests, and the hazard ``exp(in_turn x weeks waited)`` treats
+   each source in turn to a degree set by ``in_turn`` (0: random order; large:
+   strictly longest-waiting first, as an exponential keeps the same ratio
+   between neighbouring weeks however long the wait); a bin is never emptied
+   beyond its stock;
 3. at a week boundary the bins age by one week.
 
 Mechanics only: arrays in, arrays out; the flow engine's priority sharing
@@ -76,6 +79,11 @@ def _advance_kernel(stock, requests, list_capacity, weight, row_weight, age, acc
                     for b in range(n_bins - 2, 0, -1):
                         flat[base + b] = flat[base + b - 1]
                     flat[base] = 0.0
+
+
+def in_turn_hazard(in_turn_per_week: float, n_bins: int) -> np.ndarray:
+    """float64 ``[bin]`` relative priority by weeks waited: ``exp(in_turn_per_week x bin)``."""
+    return np.exp(float(in_turn_per_week) * np.arange(n_bins, dtype=np.float64))
 
 
 def priority_weights(source_weight: np.ndarray, hazard: np.ndarray) -> np.ndarray:

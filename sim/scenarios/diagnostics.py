@@ -31,7 +31,7 @@ from sim.config import Scenario
 from sim.config_reforms import Ramp
 from sim.config_services import DIAG_TEST_KEYS, CapacityLever
 from sim.diagnostics_start import DIAG_BINS, DiagnosticProviders
-from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, priority_weights
+from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, in_turn_hazard, priority_weights
 from sim.metrics import Geography
 from sim.scenarios.parameters import value
 from sim.scenarios.reforms import ramp_fraction, rttt_removal_share
@@ -240,7 +240,7 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
                                     total_cap)
         list_cap[k] = total_cap - other_tests[k]
         start[k] = rates.start_stock
-    weights = np.stack([priority_weights(source_weights(scenario), 1.0 + slope * np.arange(DIAG_BINS))
+    weights = np.stack([priority_weights(source_weights(scenario), in_turn_hazard(slope, DIAG_BINS))
                         for slope in np.asarray(in_turn_per_week, dtype=np.float64)])
     return DiagnosticInputs(requests, list_cap, other_tests, weights, p.row_test, coupling, start, cost)
 
