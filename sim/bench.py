@@ -117,15 +117,15 @@ def _des_case(quick: bool) -> dict:
     """
     from sim.des_config import load_des_scenario
     from sim.des_run import plan_des, run_replication
-    from sim.engine import des
+    from sim.engine import mmc
     from sim.rng import stream
 
     lam, mu, c = 0.2, 0.1, 3
     n = 50_000 if quick else 200_000
     tolerance = 0.15 if quick else 0.08
-    expected = des.erlang_c_wait(lam, mu, c)
+    expected = mmc.erlang_c_wait(lam, mu, c)
     t0 = time.perf_counter()
-    mmc = des.simulate_mmc(lam, mu, c, n, stream(1, 0, "des"))
+    mmc = mmc.simulate_mmc(lam, mu, c, n, stream(1, 0, "des"))
     t1 = time.perf_counter()
     bare = _bare_simpy_mmc(lam, mu, c, n, stream(1, 1, "des"))
     t2 = time.perf_counter()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.engine.des import erlang_c_wait, simulate_mmc
+from sim.engine.mmc import erlang_c_wait, simulate_mmc
 from sim.rng import stream
 
 LAM, MU, C = 0.2, 0.1, 3  # utilisation 2/3
