@@ -17,7 +17,7 @@ from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_v
 
 from sim.config_reforms import ElectiveReform, RTTTPolicy
 from sim.config_services import CancerConfig, DiagnosticsConfig
-from sim.errors import InputError, did_you_mean, from_validation_error
+from sim.errors import InputError, did_you_mean, format_key_path, from_validation_error
 from sim.schema_types import FIRST_MONTH, LAST_MONTH, Month, Ranged, _Model, _not_before_start  # noqa: F401
 from sim.yamlio import LoadedDocument, load_document, load_scenario_document
 
@@ -228,7 +228,7 @@ def resolve_path(doc: LoadedDocument, key_path: tuple, value: str) -> Path:
 def scenario_error(doc: LoadedDocument, key_path: tuple, value: object, problem: str, allowed: str | None = None) -> InputError:
     """An InputError for a problem found after schema validation (e.g. against the data)."""
     file, line = doc.locate(key_path)
-    return InputError(file=file, line=line, key_path=".".join(str(k) for k in key_path), value=value,
+    return InputError(file=file, line=line, key_path=format_key_path(key_path), value=value,
                       problem=problem, allowed=allowed)
 
 

@@ -25,7 +25,8 @@ class Ramp(_Model):
     def _full_after_start(cls, full: str, info) -> str:
         start = info.data.get("start")
         if start is not None and full < start:
-            raise ValueError(f"the ramp ends ({full}) before it starts ({start})")
+            raise ValueError(f"full {full} is before start {start}: a ramp reaches full effect in its start month "
+                             "(a step) or later")
         return full
 
 

@@ -30,14 +30,19 @@ def _check_month(value: str) -> str:
 Month = Annotated[str, AfterValidator(_check_month)]
 
 
+def _number(x: float) -> str:
+    """A bound as people write it: 1,000,000 rather than 1e+06."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 def _in_range(low: float, high: float, unit: str):
     """A validator refusing a value, or a distribution's support, outside [low, high]."""
 
     def check(p: Param) -> Param:
         lo, hi = support(p)
         if lo < low or hi > high:
-            what = f"value {lo:g}" if lo == hi else f"distribution support [{lo:g}, {hi:g}]"
-            raise ValueError(f"{what} is outside the allowed range {low:g} to {high:g} ({unit})")
+            what = f"value {_number(lo)}" if lo == hi else f"distribution support [{_number(lo)}, {_number(hi)}]"
+            raise ValueError(f"{what} is outside the allowed range {_number(low)} to {_number(high)} ({unit})")
         return p
 
     return AfterValidator(check)

@@ -98,13 +98,13 @@ def _closest_code(code: str, known: tuple[str, ...]) -> str | None:
 
 
 def _examples(code: str, known: tuple[str, ...], most: int = 8) -> str:
-    """``; those starting 'RR': RR7, RR8, ...`` (known codes sharing the bad code's start), else a few codes."""
+    """``; those starting 'RR': RR7, RR8, ...`` (known codes sharing the bad code's first two characters),
+    else a few codes."""
     typed = code.strip().upper()
-    for n in (2, 1):
-        near = [k for k in known if len(typed) >= n and k.startswith(typed[:n])]
-        if near:
-            more = f" and {len(near) - most} more" if len(near) > most else ""
-            return f"; those starting {typed[:n]!r}: {', '.join(near[:most])}{more}"
+    near = [k for k in known if len(typed) >= 2 and k.startswith(typed[:2])]
+    if near:
+        more = f" and {len(near) - most} more" if len(near) > most else ""
+        return f"; those starting {typed[:2]!r}: {', '.join(near[:most])}{more}"
     return f", e.g. {', '.join(known[:3])}"
 
 
@@ -122,8 +122,8 @@ def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cw
         "CWT": (set(reference.cwt_provider()["month"]), scenario.cancer.rates_window_months, CWT_MIN_MONTHS),
     }
     usable = {name: set(_census_months(*spec)) for name, spec in files.items()}
-    labels = {"DM01": "DM01 diagnostics provider data",
-              "CWT": "CWT cancer provider data" + ("" if cancer_on else " (for urgent cancer requests to diagnostics)")}
+    labels = {"DM01": "DM01 diagnostics provider data", "CWT": "CWT cancer provider data"}
+    uses = {"DM01": "", "CWT": "" if cancer_on else "; diagnostics use it for urgent cancer requests"}
     short, other = [], []
     for name, err in (("DM01", dm01_err), ("CWT", cwt_err)):
         if err is None:
@@ -132,7 +132,7 @@ def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cw
         if census_month in usable[name]:  # the months are there; something else failed
             other.append(f"{labels[name]} for {census_month}: {err}")
         else:
-            short.append(f"{labels[name]} (held: {held[0]} to {held[-1]})")
+            short.append(f"{labels[name]} (held: {held[0]} to {held[-1]}{uses[name]})")
     least = max(DM01_MIN_MONTHS, CWT_MIN_MONTHS)
     parts = []
     if short:
@@ -182,7 +182,8 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
         no_dm01 = {code: f"is an NHS trust but not a DM01 diagnostic provider in the months up to {census_month}"
                    for code in world.trust_codes if code not in known}
         provider_only = {code: "is a DM01 diagnostic provider but not one of the NHS trusts in the run's world "
-                         "(pioneers are trusts with RTT waiting lists)" for code in known if code not in world.trust_codes}
+                         "(pioneers are trusts with RTT waiting lists)"
+                         for code in known if code not in world.trust_codes}
         for k, lever in enumerate(scenario.diagnostics.capacity_levers):
             _check_codes(doc, ("diagnostics", "capacity_levers", k, "trusts"), lever.trusts or [], known,
                          "a DM01 diagnostic provider",

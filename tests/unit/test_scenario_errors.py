@@ -130,6 +130,51 @@ CASES = [
     Case("start_after_data.yaml", "start", "start:", ("value '2030-04'", "2030-03", "Allowed: a start from")),
     Case("trusts_csv_missing.yaml", "world.trusts_csv", "trusts_csv:",
          ("value 'no_such_trusts.csv'", "does not exist", "org_code, treatment_function_code, waiting_list")),
+    # Right Test Right Time and the elective reform levers (sim/config_reforms.py).
+    Case("rttt_test_typo.yaml", "policies.rttt.removal_pct_by_test.mir", "mir:",
+         ("value 'mir'", "not an allowed key here", "'mri', 'ct', 'ultrasound'", "'gastroscopy'",
+          "Did you mean 'mri'?")),
+    Case("rttt_share_above_100.yaml", "policies.rttt.removal_pct_by_test.mri", "mri: 150",
+         ("value 150", "allowed range 0 to 100", "percent of requests")),
+    Case("rttt_share_negative.yaml", "policies.rttt.removal_pct_by_test.ultrasound", "ultrasound:",
+         ("value -3", "allowed range 0 to 100")),
+    Case("rttt_share_percent_text.yaml", "policies.rttt.removal_pct_by_test.ct", "ct:",
+         ("value '5%'", "Allowed: a number", "dist", *_DISTS)),
+    Case("rttt_ramp_backwards.yaml", "policies.rttt.spread.full", "full:",
+         ("full 2026-04 is before start 2027-04", "in its start month (a step) or later")),
+    Case("reform_ramp_backwards.yaml", "policies.elective_reform.pifu.ramp.full", "ramp:",
+         ("full 2026-04 is before start 2027-04",)),
+    Case("reform_lever_typo.yaml", "policies.elective_reform.pifu_x", "pifu_x:",
+         ("unknown key", "advice_and_guidance, pifu, straight_to_test, theatre_sessions", "Did you mean 'pifu'?")),
+    # Diagnostics and cancer (sim/config_services.py).
+    Case("diagnostics_key_typo.yaml", "diagnostics.demand_grwoth_pct_per_year", "demand_grwoth_pct_per_year:",
+         ("unknown key", "capacity_levers", "Did you mean 'demand_growth_pct_per_year'?")),
+    Case("cancer_key_typo.yaml", "cancer.fds_wait_sigm", "fds_wait_sigm:",
+         ("unknown key", "treatment_wait_sigma", "Did you mean 'fds_wait_sigma'?")),
+    Case("diagnostics_enabled_yes.yaml", "diagnostics.enabled", "diagnostics:",
+         ("value 'yes'", "true or false", "Did you mean 'true'?")),
+    Case("source_weight_zero.yaml", "diagnostics.source_weights.urgent_cancer", "source_weights:",
+         ("value 0", "too small", "Allowed: a number greater than 0")),
+    Case("cancer_headroom_500.yaml", "cancer.treatment_capacity_headroom_pct", "cancer:",
+         ("value 500", "too large", "Allowed: a number from 0 to 100")),
+    Case("lever_test_typo.yaml", "diagnostics.capacity_levers[0].test", "test:",
+         ("value 'ctt'", "'mri', 'ct'", "'gastroscopy'", "Did you mean 'ct'?")),
+    Case("lever_kind_unknown.yaml", "diagnostics.capacity_levers[0].kind", "kind:",
+         ("value 'independant_sector'", "'community_diagnostic_centre' or 'independent_sector'",
+          "Did you mean 'independent_sector'?")),
+    Case("lever_end_before_start.yaml", "diagnostics.capacity_levers[0].end", "end:",
+         ("end 2025-09 is before start 2026-04",)),
+    Case("lever_tests_negative.yaml", "diagnostics.capacity_levers[0].tests_per_week", "tests_per_week:",
+         ("value -500", "allowed range 0 to", "tests per week")),
+    # Trust codes and service data, checked against the data when the run is planned (sim/service_plan.py).
+    Case("rttt_pioneer_unknown.yaml", "policies.rttt.pioneer_trusts[1]", "- RR9",
+         ("value 'RR9'", "is not an NHS trust", "those starting 'RR': RR7, RR8,", "Did you mean 'RR8'?")),
+    Case("lever_trust_unknown.yaml", "diagnostics.capacity_levers[0].trusts[1]", "trusts:",
+         ("value 'RTGG'", "is not a DM01 diagnostic provider", "RTG, RTH", "Did you mean 'RTG'?")),
+    Case("diagnostics_before_dm01.yaml", "start", "start:",
+         ("value '2024-06'", "census month 2024-05", "DM01 diagnostics provider data (held: 2024-08 to 2025-03)",
+          "CWT cancer provider data (held: 2024-04 to 2025-03)", "Allowed: a start from 2024-11 to 2025-04",
+          "diagnostics: {enabled: false} and cancer: {enabled: false}")),
 ]
 
 
@@ -138,7 +183,21 @@ def _case_of(param: object) -> Case:
 
 
 CASE_FILES = [_case_of(p).file for p in CASES]
-BASELINE = Path(__file__).resolve().parents[2] / "configs" / "baseline.yaml"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+BASELINE = CONFIGS / "baseline.yaml"
+
+
+def _is_des_file(path: Path) -> bool:
+    """A patient-level DES scenario (run by ``sim des``, with a ``trusts:`` list) rather than a ``sim run`` one."""
+    from sim.yamlio import load_document
+
+    return "trusts" in load_document(path).data
+
+
+# Every shipped scenario must pass `sim validate`; DES files pass the DES loader instead.
+SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml") if not _is_des_file(p))
+SHIPPED_DES = sorted(p for p in CONFIGS.glob("*.yaml") if _is_des_file(p))
+REFORM_CONFIGS = ("rttt.yaml", "elective_reform.yaml", "diagnostic_capacity.yaml")
 
 # Every other CLI call of this module: id -> (arguments, whether it writes to an --out folder).
 # "{out}" becomes a fresh folder per call; it must stay absent (or hold nothing) after an error.
@@ -153,6 +212,7 @@ OTHER_CALLS: dict[str, list[str]] = {
     "end_before_start_options": ["run", str(BASELINE), "--start", "2026-04", "--end", "2025-09", "--out", "{out}",
                                  "--quiet"],
     "start_without_data_option": ["run", str(BASELINE), "--start", "2030-04", "--out", "{out}", "--quiet"],
+    **{f"shipped:{p.name}": ["validate", str(p)] for p in SHIPPED},
 }
 
 # A fresh interpreter imports what the CLI imports once, then forks one child per
@@ -265,6 +325,29 @@ def test_a_valid_file_passes_validate(cli):
     result = cli["validate_baseline"]
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{BASELINE}: OK (baseline: 2025-04 to 2035-03, 200 replications, ")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_scenario_passes_validate(cli, path):
+    result = cli[f"shipped:{path.name}"]
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{path}: OK ("), result.stdout
+
+
+def test_the_reform_scenarios_are_among_the_validated_ones():
+    # Parametrised by glob so that new configs are covered as they land; these three must stay covered.
+    shipped = {p.name for p in SHIPPED}
+    assert shipped >= {"baseline.yaml", "backtest_2024-03.yaml"}
+    assert [name for name in REFORM_CONFIGS if (CONFIGS / name).exists() and name not in shipped] == []
+
+
+@pytest.mark.parametrize("path", SHIPPED_DES, ids=lambda p: p.name)
+def test_every_shipped_des_scenario_passes_its_loader(path):
+    from sim.des_config import load_des_scenario
+
+    scenario, _ = load_des_scenario(path)
+    assert scenario.trusts
 
 
 # --- sim run and command-line options ---------------------------------------------------

@@ -133,3 +133,15 @@ def test_cancer_standards_start_at_their_calibrated_level(planned):
     for metric, key in (("cancer_fds_pct", "fds_pct"), ("cancer_31d_pct", "pct_31day"), ("cancer_62d_pct", "pct_62day")):
         first_months = cube.values[0, nat, cube.metric_index(metric), 1:4]
         assert abs(np.mean(first_months) - fit[key]["target"]) < 2.0, (metric, first_months, fit[key])
+
+
+def test_urgent_cancer_referrals_are_a_subset_of_rtt_clock_starts(planned):
+    """USC referrals are not extra demand: each trust's are a fraction of its RTT clock starts."""
+    scenario, plan = planned
+    starts_per_wd = plan.calibration.clock_starts.level_per_working_day * plan.rows.national_scale
+    g = plan.rows.geography
+    trust_starts = np.bincount(g.row_trust, weights=plan.rows.demand_share, minlength=len(g.trust_codes)) * starts_per_wd
+    usc = plan.services.cancer.referrals_per_wd
+    assert usc.sum() < 0.25 * starts_per_wd
+    big = trust_starts > 0.0005 * starts_per_wd
+    assert (usc[big] < 0.6 * trust_starts[big]).all()
