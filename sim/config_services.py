@@ -73,6 +73,11 @@ class DiagnosticsConfig(_Model):
     enabled: StrictBool = Field(True, description="Simulate diagnostic lists (needs DM01 data for the start census).")
     rates_window_months: int = Field(6, ge=3, le=8, description="Months of provider data averaged for each "
                                      "provider's tests and requests per working day (DM01 provider file).")
+    start_trend: Literal["balanced", "window"] = Field(
+        "balanced", description="Requests at the start: 'balanced' (equal to tests, so the list changes only as "
+        "demand and capacity growth differ) or 'window' (the rate window's additions over tests, about 1.3% more "
+        "requests than tests in October 2024-March 2025, kept for ever). Default balanced: six winter months of "
+        "list growth are partly seasonal and too short a record to extrapolate for ten years.")
     demand_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
         _tri(2.0, 4.0, 6.0),
         description="Growth of waiting-list requests per working day. Assumption (docs/MODEL.md, diagnostics).")

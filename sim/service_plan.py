@@ -212,11 +212,10 @@ def _fit_slopes(scenario: Scenario, layout: DiagnosticLayout, cancer: CancerCali
     """Fit each test's priority slope at the central values of the request split (replication 0)."""
     cfg = scenario.diagnostics
     rates = diag_inputs.start_rates(layout, _usc_per_wd(cancer, n_trusts),
-                                    central(cfg.urgent_tests_per_referral), central(cfg.rtt_share_of_requests_pct) / 100)
-    # The discipline is fitted on a stationary list: requests equal to tests (the trend is a separate effect).
-    total = rates.requests_per_wd.sum(axis=1, keepdims=True)
-    stationary = rates.requests_per_wd * np.where(total > 0, rates.tests_per_wd[:, None] / np.where(total > 0, total, 1.0), 0.0)
-    return fit_in_turn_by_test(rates.start_stock, stationary, rates.tests_per_wd,
+                                    central(cfg.urgent_tests_per_referral), central(cfg.rtt_share_of_requests_pct) / 100,
+                                    window_trend=False)
+    # The discipline is fitted on a stationary list (window_trend=False: requests equal tests).
+    return fit_in_turn_by_test(rates.start_stock, rates.requests_per_wd, rates.tests_per_wd,
                                diag_inputs.source_weights(scenario), layout.providers.row_test, DIAG_TEST_KEYS)
 
 

@@ -8,9 +8,9 @@ From the DM01 provider rows (:mod:`sim.diagnostics_start`) and the scenario:
   the published March list the steady state of the queue discipline (a
   provider's list over its own reported tests is often far from its reported
   waits; docs/MODEL.md). Providers with tests but no list keep their tests.
-  Requests are tests times the test's national additions / tests, so the
-  national list keeps its published trend. Requests grow at the scenario's
-  demand growth. Urgent suspected cancer
+  Requests equal tests at the start (``start_trend: balanced``), or carry the
+  test's national additions / tests over the rate window (``window``).
+  Requests grow at the scenario's demand growth. Urgent suspected cancer
   requests are the trust's urgent referrals times the tests each needs, spread
   over its cancer tests (imaging and endoscopy) by their volumes; the rest is
   split between RTT pathways and other requests. Right Test Right Time removes
@@ -109,8 +109,12 @@ def _growth(months: tuple[str, ...], pct: float) -> np.ndarray:
     return (1.0 + pct / 100.0) ** years
 
 
-def balanced_requests_per_wd(providers: DiagnosticProviders) -> tuple[np.ndarray, np.ndarray]:
-    """float64 ``[row]`` waiting-list requests and waiting-list tests per working day (module docstring)."""
+def balanced_requests_per_wd(providers: DiagnosticProviders, window_trend: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """float64 ``[row]`` waiting-list requests and waiting-list tests per working day (module docstring).
+
+    Args:
+        window_trend: requests carry the rate window's additions over tests, per test; else requests equal tests.
+    """
     p = providers
     n_tests = len(DIAG_TEST_KEYS)
     list_now = p.start_counts.sum(axis=1)
@@ -120,20 +124,23 @@ def balanced_requests_per_wd(providers: DiagnosticProviders) -> tuple[np.ndarray
     national_list = np.bincount(p.row_test, weights=list_now, minlength=n_tests)
     turnover = (national_tests - free_tests) / np.where(national_list > 0, national_list, 1.0)
     tests = np.where(has_list, list_now * turnover[p.row_test], p.waiting_list_tests_per_wd)
+    if not window_trend:
+        return tests.copy(), tests
     additions = np.bincount(p.row_test, weights=p.additions_per_wd, minlength=n_tests)
     trend = np.where(national_tests > 0, additions / np.where(national_tests > 0, national_tests, 1.0), 1.0)
     return tests * trend[p.row_test], tests
 
 
 def urgent_requests_per_wd(providers: DiagnosticProviders, row_rtt_trust: np.ndarray,
-                           usc_referrals_per_wd: np.ndarray, tests_per_referral: float) -> np.ndarray:
+                           usc_referrals_per_wd: np.ndarray, tests_per_referral: float,
+                           requests: np.ndarray) -> np.ndarray:
     """float64 ``[row]`` urgent suspected cancer requests per working day.
 
     Args:
         usc_referrals_per_wd: float ``[rtt trust]`` urgent suspected cancer referrals per working day.
+        requests: float ``[row]`` all waiting-list requests per working day.
     """
     cancer_test = np.isin(np.array(DIAG_TEST_KEYS)[providers.row_test], CANCER_TESTS)
-    requests, _ = balanced_requests_per_wd(providers)
     adds = np.where(cancer_test & (row_rtt_trust >= 0), requests, 0.0)
     trust_adds = np.bincount(np.maximum(row_rtt_trust, 0), weights=adds, minlength=len(usc_referrals_per_wd))
     share = np.where(adds > 0, adds / np.where(trust_adds[np.maximum(row_rtt_trust, 0)] > 0,
@@ -187,11 +194,11 @@ class StartRates:
 
 
 def start_rates(lay: DiagnosticLayout, usc_referrals_per_wd: np.ndarray, tests_per_referral: float,
-                rtt_share: float) -> StartRates:
+                rtt_share: float, window_trend: bool) -> StartRates:
     """Requests split by source (urgent cancer first, the rest by the RTT share) and the start list likewise."""
     p = lay.providers
-    requests, tests = balanced_requests_per_wd(p)
-    urgent = urgent_requests_per_wd(p, lay.row_rtt_trust, usc_referrals_per_wd, tests_per_referral)
+    requests, tests = balanced_requests_per_wd(p, window_trend)
+    urgent = urgent_requests_per_wd(p, lay.row_rtt_trust, usc_referrals_per_wd, tests_per_referral, requests)
     routine = requests - urgent
     by_source = np.stack([urgent, rtt_share * routine, (1.0 - rtt_share) * routine], axis=1)
     return StartRates(by_source, tests, _split_start(p.start_counts, urgent, rtt_share))
@@ -227,7 +234,7 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
         per_referral = value(cfg.urgent_tests_per_referral, seed, r, "diagnostics.urgent_tests_per_referral", 0, 5)
         coupling[k] = value(cfg.rtt_pathways_needing_test_pct, seed, r,
                             "diagnostics.rtt_pathways_needing_test_pct", 0, 100) / 100
-        rates = start_rates(lay, usc_referrals_per_wd, per_referral, rtt_share)
+        rates = start_rates(lay, usc_referrals_per_wd, per_referral, rtt_share, cfg.start_trend == "window")
         capacity0 = rates.tests_per_wd + p.planned_tests_per_wd + p.unscheduled_tests_per_wd
         removed = rttt_removal_share(scenario.policies.rttt, months, DIAG_TEST_KEYS, p.row_test, pioneer, seed, r)
         policy = scenario.policies.rttt
