@@ -30,7 +30,8 @@ class SourceWeights(_Model):
     """Relative priority of a waiting-list request by who asked for it (same weeks waited).
 
     A weight ``w`` for a new request equals the priority of a reference request
-    that has waited ``(w - 1) / in_turn_per_week`` weeks.
+    that has waited ``ln(w) / in_turn_per_week`` weeks (the in-turn priority is
+    ``exp(in_turn_per_week x weeks waited)``).
     """
 
     urgent_cancer: float = Field(10.0, gt=0, le=1e4, description="Urgent suspected cancer requests. Assumption: "

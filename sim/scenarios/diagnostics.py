@@ -15,9 +15,11 @@ From the DM01 provider rows (:mod:`sim.diagnostics_start`) and the scenario:
   over its cancer tests (imaging and endoscopy) by their volumes; the rest is
   split between RTT pathways and other requests. Right Test Right Time removes
   its share of the non-urgent requests (urgent ones too if not exempt).
-- Tests per working day (planned, unscheduled and waiting-list) grow at the
-  capacity growth; capacity levers add tests per week from their dates.
-  Planned and unscheduled tests are taken first; the rest clears the list.
+- Test capacity per working day (all tests: planned, unscheduled and
+  waiting-list) grows at the capacity growth, and capacity levers add tests
+  per week from their dates. Planned and unscheduled tests (not on the list)
+  grow with demand and are taken out of capacity first; what is left clears
+  the list.
 """
 
 from __future__ import annotations
