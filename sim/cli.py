@@ -163,6 +163,28 @@ def verify(run_dir) -> None:
 
 
 @main.command()
+@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for compare.csv, the charts and compare_manifest.json "
+                   "(default: compare_<RUN_A folder>_vs_<RUN_B folder>/ beside RUN_B).")
+@click.option("--metric", "metrics", multiple=True,
+              help="Compare only this metric (repeatable; default: every metric both runs hold).")
+@click.option("--level", "levels", multiple=True, type=click.Choice(["national", "region", "icb", "trust"]),
+              help="Compare only this level (repeatable; default: every level both trajectories hold).")
+@click.option("--quiet", is_flag=True, help="No table.")
+def compare(run_a, run_b, out_dir, metrics, levels, quiet) -> None:
+    """Paired differences B - A between two runs made with the same seed and replications."""
+    with _Guard():
+        from sim.compare_report import execute_compare
+
+        result = execute_compare(run_a, run_b, out_dir=out_dir, metrics=list(metrics), levels=list(levels),
+                                 quiet=quiet)
+        if not quiet:
+            click.echo(f"comparison: {result}")
+
+
+@main.command()
 @click.option("--quick", is_flag=True, help="Small sizes (seconds), as CI runs them.")
 @click.option("--case", "cases", multiple=True, help="Run only these cases (repeatable).")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100))

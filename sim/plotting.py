@@ -276,14 +276,14 @@ def _draw_projection_start(ax: Axes, start: pd.Timestamp) -> None:
             color=NHS_DARK_GREY)
 
 
-def _format_axes(ax: Axes, units: str, ylabel: str, x_range: tuple) -> None:
+def _format_axes(ax: Axes, units: str, ylabel: str, x_range: tuple, clip: bool = True) -> None:
     ax.set_ylabel(ylabel)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_value(v, units)))
     ax.margins(x=0.01, y=0.08)
-    if units == "pct":
+    if clip and units == "pct":
         lo, hi = ax.get_ylim()
         ax.set_ylim(max(lo, 0.0), min(hi, 100.0))
-    elif units in ("count", "millions", "weeks"):
+    elif clip and units in ("count", "millions", "weeks"):
         lo, hi = ax.get_ylim()
         ax.set_ylim(max(lo, 0.0), hi)
     x_lo, x_hi = x_range
@@ -325,6 +325,7 @@ def fan_chart(
     subtitle: str | None = None,
     history_start: str | pd.Timestamp | None = None,
     reference_lines: Sequence[tuple[float, str]] = (),
+    signed: bool = False,
 ) -> list[Path]:
     """Draw one fan chart and write ``<out_stem>.png`` (200 dpi) and ``<out_stem>.svg``.
 
@@ -346,6 +347,8 @@ def fan_chart(
         subtitle: line under the title; default names the area and the bands.
         history_start: first observed month to show (default: all given).
         reference_lines: (value, label) horizontal lines, e.g. a standard.
+        signed: the values are differences that may be negative (``sim
+            compare``): the y axis is not clipped at 0 (or at 100%).
 
     Returns:
         ``[png_path, svg_path]``.
@@ -376,7 +379,7 @@ def fan_chart(
         _draw_reference(ax, reference_lines, scale)
         if x_lo < dates[0]:  # without history the chart is all projection: no divider needed
             _draw_projection_start(ax, start)
-        _format_axes(ax, units, ylabel, x_range)
+        _format_axes(ax, units, ylabel, x_range, clip=not signed)
         _decorate(fig, handles, title, subtitle or _default_subtitle(level, area_code, rows), provenance)
         return _save(fig, out_stem, title)
 

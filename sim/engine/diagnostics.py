@@ -22,9 +22,10 @@ One call of :func:`advance` moves every row through a sub-step:
    beyond its stock;
 3. at a week boundary the bins age by one week.
 
-Mechanics only: arrays in, arrays out; the flow engine's priority sharing
-(:func:`sim.engine.flow._removals_by_priority`) is reused, so both lists obey
-one policy implementation.
+Mechanics only: arrays in, arrays out. The sharing rule is the flow engine's
+(:func:`sim.engine.flow._share_activity`, whose numpy reference the tests
+compare against); it is computed here in one ordered sweep because the steep
+in-turn weights of diagnostic lists empty many bins at once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.engine.flow import _removals_by_priority, _share_activity_numpy
+from sim.engine.flow import _share_activity_numpy
 
 URGENT = 0
 RTT = 1
@@ -46,15 +47,50 @@ ACC_TESTS = 3               # + source: waiting-list tests done, by source (3 co
 N_ACC = 6
 
 
+@njit(cache=True, inline="always")
+def _share_in_order(stock, weight, order, activity, removed):
+    """The priority sharing of :func:`sim.engine.flow._share_activity` in one pass.
+
+    With bins visited in decreasing ``weight`` (``order``), the bins that end
+    up emptied are a leading run of that order: the first ``j`` such that the
+    rest, sharing what is left in proportion to ``stock * weight``, empties
+    none of its occupied bins. Cumulative sums make that one sweep instead of
+    a pass per saturated bin (exponential in-turn weights saturate many).
+    """
+    n = stock.shape[0]
+    total = 0.0
+    weighted = 0.0
+    for b in range(n):
+        removed[b] = 0.0
+        total += stock[b]
+        weighted += stock[b] * weight[b]
+    if activity <= 0.0 or total <= 0.0:
+        return
+    if activity >= total:
+        for b in range(n):
+            removed[b] = stock[b]
+        return
+    taken = 0.0
+    for j in range(n):
+        b = order[j]
+        if stock[b] <= 0.0:
+            continue
+        k = (activity - taken) / weighted if weighted > 0.0 else 0.0
+        if k * weight[b] < 1.0:
+            for m in range(j, n):
+                c = order[m]
+                removed[c] = stock[c] * k * weight[c]
+            return
+        removed[b] = stock[b]
+        taken += stock[b]
+        weighted -= stock[b] * weight[b]
+
+
 @njit(cache=True)
-def _advance_kernel(stock, requests, list_capacity, weight, row_weight, age, acc, done_step):
+def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, age, acc, done_step):
     n_reps, n_rows, n_sources, n_bins = stock.shape
     n = n_sources * n_bins
     removed = np.empty(n)
-    level = np.empty(n)
-    wmax = np.empty(weight.shape[0])
-    for g in range(weight.shape[0]):
-        wmax[g] = weight[g].max()
     for r in range(n_reps):
         for i in range(n_rows):
             flat = stock[r, i].reshape(n)
@@ -62,7 +98,7 @@ def _advance_kernel(stock, requests, list_capacity, weight, row_weight, age, acc
                 flat[s * n_bins] += requests[r, i, s]
                 acc[r, i, ACC_REQUESTS + s] += requests[r, i, s]
             g = row_weight[i]
-            _removals_by_priority(flat, weight[g], wmax[g], list_capacity[r, i], level, removed)
+            _share_in_order(flat, weight[g], order[g], list_capacity[r, i], removed)
             for s in range(n_sources):
                 done = 0.0
                 for b in range(n_bins):
@@ -109,7 +145,8 @@ def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, reques
     if not stock.flags.c_contiguous:
         raise ValueError("stock must be C-contiguous")
     weight, row_weight = _tables(weight, row_weight, stock.shape[1])
-    _advance_kernel(stock, requests, list_capacity, weight, row_weight, age, acc, done_step)
+    order = np.ascontiguousarray(np.argsort(-weight, axis=1, kind="stable"))
+    _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, age, acc, done_step)
 
 
 def _tables(weight: np.ndarray, row_weight: np.ndarray | None, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,17 +20,20 @@ def _weight(slope=0.2):
     return dx.priority_weights(np.array([20.0, 2.0, 1.0]), 1.0 + slope * np.arange(N_BINS))
 
 
-@pytest.mark.parametrize("age", [False, True])
-def test_kernel_matches_numpy_reference(age):
+@pytest.mark.parametrize("age, steep", [(False, False), (True, False), (False, True), (True, True)])
+def test_kernel_matches_numpy_reference(age, steep):
+    """Including steep exponential in-turn weights, where many bins are emptied in one step."""
     stock, requests, capacity = _state()
+    weight = (dx.priority_weights(np.array([10.0, 1.0, 1.0]), dx.in_turn_hazard(1.5, N_BINS)) if steep
+              else _weight())
     capacity[0, 0] = 1e6  # a row whose list empties
     capacity[1, 2] = 0.0
     a, b = stock.copy(), stock.copy()
     acc_a, acc_b = np.zeros(a.shape[:2] + (dx.N_ACC,)), np.zeros(a.shape[:2] + (dx.N_ACC,))
     done_a, done_b = np.zeros(a.shape[:3]), np.zeros(a.shape[:3])
     for _ in range(4):
-        dx.advance(a, acc_a, done_a, requests=requests, list_capacity=capacity, weight=_weight(), age=age)
-        dx.advance_numpy(b, acc_b, done_b, requests=requests, list_capacity=capacity, weight=_weight(), age=age)
+        dx.advance(a, acc_a, done_a, requests=requests, list_capacity=capacity, weight=weight, age=age)
+        dx.advance_numpy(b, acc_b, done_b, requests=requests, list_capacity=capacity, weight=weight, age=age)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(acc_a, acc_b, rtol=1e-6, atol=1e-3)
     np.testing.assert_allclose(done_a, done_b, rtol=1e-6, atol=1e-3)
