@@ -18,7 +18,7 @@ from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_v
 from sim.config_reforms import ElectiveReform, RTTTPolicy
 from sim.config_services import CancerConfig, DiagnosticsConfig
 from sim.errors import InputError, did_you_mean, format_key_path, from_validation_error
-from sim.schema_types import FIRST_MONTH, LAST_MONTH, Month, Ranged, _Model, _not_before_start  # noqa: F401
+from sim.schema_types import FIRST_MONTH, LAST_MONTH, Month, Ranged, RunHeader, _Model, _not_before_start  # noqa: F401
 from sim.yamlio import LoadedDocument, load_document, load_scenario_document
 
 
@@ -151,15 +151,9 @@ class OutputConfig(_Model):
     plots: StrictBool = Field(True, description="Write fan charts to plots/.")
 
 
-class Scenario(_Model):
+class Scenario(RunHeader):
     """A reform scenario: what to simulate, for how long, with how much uncertainty."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short name; used in output paths.")
-    description: str = ""
-    start: Month = Field("2025-04", description="First simulated month; the state is the published position of the month before.")
-    end: Month = Field("2035-03", description="Last simulated month (inclusive).")
-    replications: int = Field(100, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0, the point estimate).")
-    seed: int = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
     batch_size: Optional[int] = Field(None, ge=1, le=10_000, description="Replications per batch (default: chosen from the run size).")
     calibration: str = Field(
         "national_2025-03",
@@ -173,11 +167,6 @@ class Scenario(_Model):
     cancer: CancerConfig = Field(default_factory=CancerConfig)
     policies: Policies = Field(default_factory=Policies)
     outputs: OutputConfig = Field(default_factory=OutputConfig)
-
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: str, info: ValidationInfo) -> str:
-        return _not_before_start(end, info)
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Scenario, LoadedDocument]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, StrictBool, ValidationError, field_validator
 
-from sim.config import Month, Ranged, _Model, _not_before_start, blame_command_line
+from sim.config import Month, Ranged, RunHeader, _Model, blame_command_line
 from sim.errors import from_validation_error
 from sim.yamlio import LoadedDocument, load_scenario_document
 
@@ -67,22 +67,13 @@ class RTTTConfig(_Model):
     exempt_urgent: StrictBool = Field(True, description="Urgent suspected cancer requests are never vetted out.")
 
 
-class DesScenario(_Model):
+class DesScenario(RunHeader):
     """A patient-level run of a few trusts' diagnostic waiting lists."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short name; used in output paths.")
-    description: str = ""
-    start: Month = Field("2025-04", description="First simulated month; the start list is the census of the month before.")
     end: Month = Field("2026-03", description="Last simulated month (inclusive).")
     replications: int = Field(20, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0).")
-    seed: int = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
     trusts: list[DesTrustConfig] = Field(min_length=1, max_length=50, description="Trusts simulated.")
     rttt: Optional[RTTTConfig] = Field(None, description="Right Test Right Time vetting; absent means none.")
-
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: str, info: ValidationInfo) -> str:
-        return _not_before_start(end, info)
 
     @field_validator("trusts")
     @classmethod

@@ -15,11 +15,9 @@ one trust's tests in, month-end means over replications out.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +37,7 @@ from sim.metrics import MetricCube, SeriesKey
 from sim.pipeline import git_commit, platform_info, resolved_yaml, run_id_for, write_result_files
 from sim.results import RunWriter
 from sim.rng import parameter_stream, stream
-from sim.runner import _stop_now, batches, default_batch_size, default_jobs
+from sim.runner import batches, default_batch_size, default_jobs, map_batches
 
 DES_METRICS = ("diag_waiting_list", "diag_over_6w_pct", "diag_tests")
 KEEP_LEVELS = ("national", "trust")
@@ -154,42 +152,11 @@ def run_batch(plan: DESPlan, replications: np.ndarray) -> MetricCube:
     return MetricCube(values, reps, plan.series, DES_METRICS, plan.calendar.dates)
 
 
-_WORKER_PLAN: DESPlan | None = None
-
-
-def _init_worker(plan: DESPlan) -> None:
-    global _WORKER_PLAN  # the plan each forked worker reuses for every batch
-    _WORKER_PLAN = plan
-
-
-def _run_in_worker(replications: np.ndarray) -> MetricCube:
-    assert _WORKER_PLAN is not None
-    return run_batch(_WORKER_PLAN, replications)
-
-
 def run_des(plan: DESPlan, jobs: int | None = None, progress: Callable[[int], None] | None = None) -> MetricCube:
     """Simulate every replication of a plan, on a process pool when ``jobs > 1``."""
     jobs = jobs or default_jobs()
     work = batches(len(plan.replications), default_batch_size(len(plan.replications), jobs))
-    cubes = []
-    if jobs == 1 or len(work) == 1:
-        for reps in work:
-            cubes.append(run_batch(plan, reps))
-            if progress:
-                progress(len(reps))
-        return MetricCube.concat(cubes)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context,
-                             initializer=_init_worker, initargs=(plan,)) as pool:
-        try:
-            for reps, cube in zip(work, pool.map(_run_in_worker, work)):
-                cubes.append(cube)
-                if progress:
-                    progress(len(reps))
-        except BaseException:
-            _stop_now(pool)
-            raise
-    return MetricCube.concat(cubes)
+    return map_batches(plan, run_batch, work, jobs, progress)
 
 
 def execute_des(scenario_file: Path, overrides: dict, *, out_dir: Path | None = None, jobs: int | None = None,

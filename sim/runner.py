@@ -196,17 +196,18 @@ def warm_up() -> None:
     sum_groups(acc, np.zeros(1, dtype=np.int64), 1)
 
 
-_WORKER_PLAN: RunPlan | None = None
+_WORKER: tuple[object, Callable[[object, np.ndarray], MetricCube]] | None = None
 
 
-def _init_worker(plan: RunPlan) -> None:
-    global _WORKER_PLAN  # the plan each forked worker reuses for every batch it runs
-    _WORKER_PLAN = plan
+def _init_worker(plan: object, batch: Callable[[object, np.ndarray], MetricCube]) -> None:
+    global _WORKER  # the plan and batch function each forked worker reuses for every batch it runs
+    _WORKER = (plan, batch)
 
 
 def _run_in_worker(replications: np.ndarray) -> MetricCube:
-    assert _WORKER_PLAN is not None
-    return run_batch(_WORKER_PLAN, replications)
+    assert _WORKER is not None
+    plan, batch = _WORKER
+    return batch(plan, replications)
 
 
 def default_jobs() -> int:
@@ -226,18 +227,28 @@ def run_plan(plan: RunPlan, jobs: int | None = None, batch_size: int | None = No
     jobs = jobs or default_jobs()
     n = len(plan.replications)
     size = batch_size or plan.scenario.batch_size or default_batch_size(n, jobs)
-    work = batches(n, size)
     warm_up()
+    return map_batches(plan, run_batch, batches(n, size), jobs, progress)
+
+
+def map_batches(plan: object, batch: Callable[[object, np.ndarray], MetricCube], work: list[np.ndarray], jobs: int,
+                progress: Callable[[int], None] | None = None) -> MetricCube:
+    """Run ``batch(plan, replications)`` for every batch in ``work``, in this process or on a fork pool.
+
+    The one executor of every kind of run (flow model, patient-level DES): batches finish
+    in any order and the cubes are joined by replication index, so results never depend
+    on ``jobs``. Ctrl-C ends the workers at once.
+    """
     cubes: list[MetricCube] = []
     if jobs == 1 or len(work) == 1:
         for reps in work:
-            cubes.append(run_batch(plan, reps))
+            cubes.append(batch(plan, reps))
             if progress:
                 progress(len(reps))
         return MetricCube.concat(cubes)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context,
-                             initializer=_init_worker, initargs=(plan,)) as pool:
+                             initializer=_init_worker, initargs=(plan, batch)) as pool:
         pending = {pool.submit(_run_in_worker, reps): len(reps) for reps in work}
         try:
             while pending:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from sim.distributions import Param, support
 
@@ -62,3 +62,19 @@ def Ranged(low: float, high: float, unit: str):  # noqa: N802 - reads as a type
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class RunHeader(_Model):
+    """What every runnable file starts with: its name, months, replications and seed."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short name; used in output paths.")
+    description: str = ""
+    start: Month = Field("2025-04", description="First simulated month; the state is the published position of the month before.")
+    end: Month = Field("2035-03", description="Last simulated month (inclusive).")
+    replications: int = Field(100, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0, the point estimate).")
+    seed: int = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: str, info: ValidationInfo) -> str:
+        return _not_before_start(end, info)
