@@ -183,16 +183,21 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     Raises:
         InputError: anything wrong with the file or the overrides.
     """
+    return load_run_file(path, Scenario, overrides)
+
+
+def load_run_file(path: str | Path, model: type[RunHeader], overrides: dict[str, Any] | None = None
+                  ) -> tuple[Any, LoadedDocument]:
+    """Load a YAML run file (with ``extends:``), apply command-line overrides and validate it as ``model``."""
     doc = load_scenario_document(Path(path))
     data = dict(doc.data)
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
     try:
-        scenario = Scenario.model_validate(data)
+        return model.model_validate(data), doc
     except ValidationError as exc:
-        raise blame_command_line(from_validation_error(exc, doc, Scenario), overrides) from None
-    return scenario, doc
+        raise blame_command_line(from_validation_error(exc, doc, model), overrides) from None
 
 
 def blame_command_line(err: InputError, overrides: dict[str, Any] | None) -> InputError:

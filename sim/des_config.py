@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, StrictBool, ValidationError, field_validator
+from pydantic import Field, StrictBool, field_validator
 
-from sim.config import Month, Ranged, RunHeader, _Model, blame_command_line
-from sim.errors import from_validation_error
-from sim.yamlio import LoadedDocument, load_scenario_document
+from sim.config import Month, Ranged, RunHeader, _Model, load_run_file
+from sim.yamlio import LoadedDocument
 
 #: The 15 DM01 tests (NHS England Monthly Diagnostics, test_id 1..15 in this order).
 DES_TEST_KEYS = ("mri", "ct", "ultrasound", "barium_enema", "dexa", "audiology", "echocardiography",
@@ -97,13 +96,4 @@ def load_des_scenario(path: str | Path, overrides: dict[str, Any] | None = None)
     Raises:
         InputError: anything wrong with the file or the overrides (exit code 2).
     """
-    doc = load_scenario_document(Path(path))
-    data = dict(doc.data)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            data[key] = value
-    try:
-        scenario = DesScenario.model_validate(data)
-    except ValidationError as exc:
-        raise blame_command_line(from_validation_error(exc, doc, DesScenario), overrides) from None
-    return scenario, doc
+    return load_run_file(path, DesScenario, overrides)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import months_between
 from sim.config import Scenario
 from sim.scenarios.cancer import CancerCalibration
+from sim.scenarios.flows import growth_factors
 from sim.scenarios.parameters import value
 
 
@@ -37,11 +37,6 @@ class CancerInputs:
     fds_median_days: np.ndarray
 
 
-def _growth(months: tuple[str, ...], pct: float) -> np.ndarray:
-    years = np.array([months_between(months[0], m) for m in months], dtype=np.float64) / 12.0
-    return (1.0 + pct / 100.0) ** years
-
-
 def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str, ...], replications: np.ndarray,
                  national_scale: float) -> CancerInputs:
     """Cancer inputs for a batch (each replication computed alone)."""
@@ -50,9 +45,9 @@ def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str
     shape = (n_reps, n_months, len(calib.trust_codes))
     referrals, subsequent, capacity = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     for k, r in enumerate(int(x) for x in replications):
-        demand = _growth(months, value(cfg.referral_growth_pct_per_year, scenario.seed, r,
+        demand = growth_factors(months, value(cfg.referral_growth_pct_per_year, scenario.seed, r,
                                        "cancer.referral_growth_pct_per_year", -20, 30))[:, None]
-        supply = _growth(months, value(cfg.treatment_capacity_growth_pct_per_year, scenario.seed, r,
+        supply = growth_factors(months, value(cfg.treatment_capacity_growth_pct_per_year, scenario.seed, r,
                                        "cancer.treatment_capacity_growth_pct_per_year", -20, 30))[:, None]
         referrals[k] = demand * calib.referrals_per_wd[None, :] * national_scale
         subsequent[k] = demand * calib.subsequent_per_wd[None, :] * national_scale

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import add_months, months_between
+from sim.calendar import add_months
 from sim.config import Scenario
 from sim.config_reforms import Ramp
 from sim.config_services import DIAG_TEST_KEYS, CapacityLever
 from sim.diagnostics_start import DIAG_BINS, DiagnosticProviders
 from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, in_turn_hazard, priority_weights
 from sim.metrics import Geography
+from sim.scenarios.flows import growth_factors
 from sim.scenarios.parameters import value
 from sim.scenarios.reforms import ramp_fraction, rttt_removal_share
 
@@ -104,11 +105,6 @@ class DiagnosticInputs:
     rtt_coupling: np.ndarray
     start_stock: np.ndarray
     lever_cost_gbp: np.ndarray
-
-
-def _growth(months: tuple[str, ...], pct: float) -> np.ndarray:
-    years = np.array([months_between(months[0], m) for m in months], dtype=np.float64) / 12.0
-    return (1.0 + pct / 100.0) ** years
 
 
 def balanced_requests_per_wd(providers: DiagnosticProviders, window_trend: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -228,9 +224,9 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
     start = np.zeros((n_reps, n_rows, N_SOURCES, DIAG_BINS), dtype=np.float32)
     pioneer = np.isin(np.array(p.provider_codes)[p.row_provider], sorted(pioneer_codes))
     for k, r in enumerate(int(x) for x in replications):
-        g_demand = _growth(months, value(cfg.demand_growth_pct_per_year, seed, r,
+        g_demand = growth_factors(months, value(cfg.demand_growth_pct_per_year, seed, r,
                                          "diagnostics.demand_growth_pct_per_year", -20, 30))
-        g_capacity = _growth(months, value(cfg.capacity_growth_pct_per_year, seed, r,
+        g_capacity = growth_factors(months, value(cfg.capacity_growth_pct_per_year, seed, r,
                                            "diagnostics.capacity_growth_pct_per_year", -20, 30))
         rtt_share = value(cfg.rtt_share_of_requests_pct, seed, r, "diagnostics.rtt_share_of_requests_pct", 0, 100) / 100
         per_referral = value(cfg.urgent_tests_per_referral, seed, r, "diagnostics.urgent_tests_per_referral", 0, 5)

@@ -97,6 +97,12 @@ class FlowDraws:
     case_mix_shock: np.ndarray  # log-scale multiplier of the urgent priority term
 
 
+def growth_factors(months: tuple[str, ...], growth_pct_per_year: float) -> np.ndarray:
+    """``(1 + g)^years`` since the first month, per month: compound annual growth of a start rate."""
+    years = np.array([months_between(months[0], m) for m in months], dtype=np.float64) / 12.0
+    return (1.0 + growth_pct_per_year / 100.0) ** years
+
+
 def trend_path(trend: FittedTrend, months: tuple[str, ...], origin: str, growth_pct: float,
                shock: np.ndarray) -> np.ndarray:
     """Per-working-day rate in each month: level x season x growth x exp(shock)."""
