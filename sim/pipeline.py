@@ -162,7 +162,9 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
         cube = _simulate(plan, jobs, batch_size, console, quiet)
         timings["simulate_seconds"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        summary, targets = write_result_files(writer, cube, resolved, keep or scenario.outputs.keep_levels)
+        # --keep adds levels to the file's keep_levels (README: "also keep"), never drops England.
+        levels = tuple(dict.fromkeys([*scenario.outputs.keep_levels, *(keep or ())]))
+        summary, targets = write_result_files(writer, cube, resolved, levels)
         if scenario.outputs.plots:
             provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
             standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,

@@ -35,7 +35,8 @@ def runs(tmp_path_factory, baseline_yaml, sim_argv, sim_cli_env):
     root = tmp_path_factory.mktemp("compare")
     (root / "short.yaml").write_text(SHORT.format(baseline=baseline_yaml))
     (root / "theatre.yaml").write_text(THEATRE)
-    jobs = {"baseline": ("short.yaml",), "theatre": ("theatre.yaml",), "other_seed": ("short.yaml", "--seed", "1")}
+    jobs = {"baseline": ("short.yaml",), "theatre": ("theatre.yaml", "--keep", "trust"),
+            "other_seed": ("short.yaml", "--seed", "1")}
     procs = {name: subprocess.Popen(sim_argv("run", root / args[0], *args[1:], *RUN_FLAGS, "--out", root / name),
                                     env=sim_cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name, args in jobs.items()}
@@ -98,3 +99,12 @@ def test_a_seed_mismatch_exits_2(runs, sim_cli):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "same seed" in lines[0] and "--seed 20250401" in lines[0]
     assert not (runs["other_seed"].parent / "compare_baseline_vs_other_seed").exists()
+
+
+def test_keep_adds_a_level_and_trust_differences_are_paired(runs, theatre_vs_baseline):
+    """--keep trust adds trusts to the file's levels (England stays), so trusts are compared where both have them."""
+    levels = set(pd.read_parquet(runs["theatre"] / "trajectories.parquet", columns=["level"])["level"].astype(str))
+    assert levels == {"national", "region", "icb", "trust"}
+    frame = pd.read_csv(runs["theatre"].parent / "compare_baseline_vs_theatre" / "compare.csv",
+                        dtype={"area_code": str, "date": str})
+    assert "trust" not in set(frame["level"])  # the baseline kept no trust rows: only shared levels are paired
