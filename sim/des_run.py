@@ -24,17 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import sim
-from sim import reference
 from sim.des_config import DES_TEST_KEYS, DesScenario, load_des_scenario
 from sim.distributions import central, sample
 from sim.engine.des import (DESCalendar, DESResult, DiagnosticUnit, Vetting, days_since_start, des_calendar,
                             simulate)
 from sim.metrics import MetricCube, SeriesKey
-from sim.pipeline import git_commit, platform_info, resolved_yaml, run_id_for, write_result_files
+from sim.pipeline import resolved_yaml, run_id_for, run_manifest, with_progress, write_result_files
 from sim.results import RunWriter
 from sim.rng import parameter_stream, stream
 from sim.runner import batches, default_batch_size, default_jobs, map_batches
@@ -186,25 +183,12 @@ def execute_des(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
         summary, _ = write_result_files(writer, cube, resolved, KEEP_LEVELS)
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
-            "sim_version": sim.__version__,
-            "git_commit": git_commit(),
+            **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings),
             "engine": "des",
-            "run_id": run_id,
-            "created_utc": now.isoformat(timespec="seconds"),
-            "scenario": scenario.name,
-            "scenario_file": str(scenario_file),
-            "scenario_files": list(doc.files),
-            "seed": scenario.seed,
-            "replications": scenario.replications,
-            "executor": "serial" if jobs == 1 else "process-pool",
-            "jobs": jobs,
             "dimensions": {"trusts": len(plan.trust_codes), "tests": len(plan.test_keys), "units": len(plan.units),
                            "months": len(plan.calendar.dates) - 1, "working_days": len(plan.calendar.working_days),
                            "replications": int(len(cube.replications)), "series": len(cube.series),
                            "metrics": len(cube.metrics)},
-            "timings": {k: round(v, 3) for k, v in timings.items()},
-            "platform": platform_info(),
-            "input_data_sha256": reference.data_hashes(),
         }
         final = writer.finish(manifest)
     if not quiet:
@@ -214,14 +198,8 @@ def execute_des(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
 
 
 def _simulate(plan: DESPlan, jobs: int, quiet: bool, console: Console) -> MetricCube:
-    if quiet:
-        return run_des(plan, jobs)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("replications"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"{plan.scenario.name} {plan.scenario.start}..{plan.scenario.end}",
-                                 total=len(plan.replications))
-        return run_des(plan, jobs, progress=lambda n: progress.advance(task, n))
+    return with_progress(f"{plan.scenario.name} {plan.scenario.start}..{plan.scenario.end}", len(plan.replications),
+                         lambda done: run_des(plan, jobs, progress=done), console, quiet)
 
 
 def national_table(summary: pd.DataFrame, title: str) -> Table:

@@ -14,7 +14,7 @@ import io
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 import sim
 from sim import reference
 from sim.calibration import OBSERVED_COLUMN, calibrate, write_calibration
-from sim.config import CalibrationParams, Scenario, blame_command_line, load_scenario
+from sim.config import CalibrationParams, RunHeader, Scenario, blame_command_line, load_scenario
 from sim.errors import InputError
 from sim.engine.cancer import N_DAYS as CANCER_DAYS
 from sim.engine.flow import N_STAGES
@@ -34,6 +34,7 @@ from sim.metrics import MetricCube
 from sim.plotting import provenance_text, standard_plots
 from sim.report import commitments, commitments_table
 from sim.results import RunWriter, evaluate_targets, summarise, trajectories_table
+from sim.yamlio import LoadedDocument
 from sim.runner import RunPlan, default_jobs, plan_run, run_plan
 
 
@@ -171,26 +172,13 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
                            observed=observed_history())
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
-            "sim_version": sim.__version__,
-            "git_commit": git_commit(),
-            "run_id": run_id,
-            "created_utc": now.isoformat(timespec="seconds"),
-            "scenario": scenario.name,
-            "scenario_file": str(scenario_file),
-            "scenario_files": list(doc.files),
-            "seed": scenario.seed,
-            "replications": scenario.replications,
-            "executor": "serial" if jobs == 1 else "process-pool",
-            "jobs": jobs,
+            **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings),
             "calibration": {"name": plan.calibration.name, "fit_first_month": plan.calibration.fit_first_month,
                             "fit_last_month": plan.calibration.fit_last_month, "fit_rmse": plan.calibration.fit},
             "start_state_reconstruction_error": {k: float(v) for k, v in plan.start_errors.items()},
             "services": services_manifest(plan),
             "world": {"rtt_share_basis": plan.world.rtt_share_basis, "national_scale": plan.rows.national_scale},
             "dimensions": dimensions(plan, cube),
-            "timings": {k: round(v, 3) for k, v in timings.items()},
-            "platform": platform_info(),
-            "input_data_sha256": reference.data_hashes(),
         }
         final = writer.finish(manifest)
     if not quiet:
@@ -200,14 +188,41 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
 
 
 def _simulate(plan: RunPlan, jobs: int, batch_size: int | None, console: Console, quiet: bool) -> MetricCube:
-    total = len(plan.replications)
+    return with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", len(plan.replications),
+                         lambda done: run_plan(plan, jobs=jobs, batch_size=batch_size, progress=done), console, quiet)
+
+
+def with_progress(description: str, total: int, simulate: Callable[[Callable[[int], None] | None], MetricCube],
+                  console: Console, quiet: bool) -> MetricCube:
+    """Run ``simulate(progress)`` under a progress bar of replications (none when quiet)."""
     if quiet:
-        return run_plan(plan, jobs=jobs, batch_size=batch_size)
+        return simulate(None)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("replications"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", total=total)
-        return run_plan(plan, jobs=jobs, batch_size=batch_size, progress=lambda n: progress.advance(task, n))
+        task = progress.add_task(description, total=total)
+        return simulate(lambda n: progress.advance(task, n))
+
+
+def run_manifest(scenario: RunHeader, doc: LoadedDocument, scenario_file: Path, run_id: str, now: dt.datetime,
+                 jobs: int, timings: dict[str, float]) -> dict:
+    """The manifest entries every run has (a flow-model run or a DES run adds its own)."""
+    return {
+        "sim_version": sim.__version__,
+        "git_commit": git_commit(),
+        "run_id": run_id,
+        "created_utc": now.isoformat(timespec="seconds"),
+        "scenario": scenario.name,
+        "scenario_file": str(scenario_file),
+        "scenario_files": list(doc.files),
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "executor": "serial" if jobs == 1 else "process-pool",
+        "jobs": jobs,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "platform": platform_info(),
+        "input_data_sha256": reference.data_hashes(),
+    }
 
 
 def admitted_share_before(cutoff: str) -> tuple[float, str]:
