@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import InputError, did_you_mean
 from sim.metrics import LEVELS
-from sim.results import SUMMARY_QUANTILES, sorted_quantile
+from sim.results import SUMMARY_QUANTILES, mc_statistics
 from sim.run_folder import (
     MANIFEST_NAME,
     verify_run,
@@ -311,16 +311,7 @@ def _series_key(key: tuple[str, str, str]) -> tuple:
 
 def _spread(rows: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and summary quantiles of each row of ``rows[cells, replications]``, NaN skipped (as summary.csv)."""
-    if rows.shape[1] == 0:
-        return {name: np.full(rows.shape[0], np.nan) for name in ("mean", *SUMMARY_QUANTILES)}
-    finite = ~np.isnan(rows)
-    counts = finite.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.sum(rows, axis=1, where=finite) / counts
-    ordered = np.sort(rows, axis=1)
-    out = {"mean": np.where(counts > 0, mean, np.nan)}
-    out.update({name: sorted_quantile(ordered, counts, q) for name, q in SUMMARY_QUANTILES.items()})
-    return out
+    return mc_statistics(rows, SUMMARY_QUANTILES)
 
 
 def _metric_rows(metric: str, a: _Block, b: _Block) -> pd.DataFrame:

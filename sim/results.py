@@ -146,7 +146,7 @@ def sorted_quantile(sorted_rows: np.ndarray, counts: np.ndarray, q: float) -> np
     return out
 
 
-def _mc_statistics(rows: np.ndarray, quantiles: dict[str, float]) -> dict[str, np.ndarray]:
+def mc_statistics(rows: np.ndarray, quantiles: dict[str, float]) -> dict[str, np.ndarray]:
     """Mean and quantiles of each row of ``rows[cells, replications]`` (NaN skipped)."""
     if rows.shape[1] == 0:
         return {name: np.full(rows.shape[0], np.nan) for name in ("mean", *quantiles)}
@@ -179,7 +179,7 @@ def _summary_arrays(cube: MetricCube) -> dict[str, np.ndarray]:
         # Indexed per chunk so a non-contiguous replication set never copies the whole cube;
         # replications last and contiguous because sorting short contiguous rows is fastest.
         rows = np.ascontiguousarray(cube.values[mc, s0:s1].reshape(n_mc, -1).T)
-        stats = _mc_statistics(rows, SUMMARY_QUANTILES)
+        stats = mc_statistics(rows, SUMMARY_QUANTILES)
         for name, arr in stats.items():
             out[name][s0:s1] = arr.reshape(s1 - s0, n_metrics, n_dates)
     return out
@@ -382,7 +382,7 @@ def _target_rows(cube: MetricCube, target: Target, series_idx: list[int], values
     only under an improvement rule).
     """
     mc_values = values[mc]
-    stats = _mc_statistics(np.ascontiguousarray(mc_values.T), TARGET_QUANTILES)
+    stats = mc_statistics(np.ascontiguousarray(mc_values.T), TARGET_QUANTILES)
     n_mc = mc_values.shape[0]
     met = target.is_met(mc_values, thresholds[mc]).mean(axis=0) if n_mc else np.full(len(series_idx), np.nan)
     rows = []
