@@ -15,6 +15,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_validator
 
+from sim.config_finance import FinanceConfig
 from sim.config_reforms import ElectiveReform, RTTTPolicy
 from sim.config_services import CancerConfig, DiagnosticsConfig
 from sim.errors import InputError, did_you_mean, format_key_path, from_validation_error
@@ -165,6 +166,7 @@ class Scenario(RunHeader):
     removals: RemovalsConfig = Field(default_factory=RemovalsConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     cancer: CancerConfig = Field(default_factory=CancerConfig)
+    finance: FinanceConfig = Field(default_factory=FinanceConfig)
     policies: Policies = Field(default_factory=Policies)
     outputs: OutputConfig = Field(default_factory=OutputConfig)
 

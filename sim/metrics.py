@@ -146,5 +146,12 @@ class Geography:
         trust = np.arange(len(self.trust_codes))
         return np.stack([np.zeros_like(trust), 1 + region, 1 + n_regions + icb, 1 + n_regions + n_icbs + trust], axis=1)
 
+    def icb_to_series(self) -> np.ndarray:
+        """int ``[icb, 3]``: each ICB's national, region and own series positions."""
+        n_regions = len(self.region_codes)
+        icb = np.arange(len(self.icb_codes))
+        region = np.asarray(self.icb_region, dtype=np.int64)
+        return np.stack([np.zeros_like(icb), 1 + region, 1 + n_regions + icb], axis=1)
+
     def specialty_series_offset(self) -> int:
         return 1 + len(self.region_codes) + len(self.icb_codes) + len(self.trust_codes)

@@ -23,7 +23,9 @@ import simpy
 from sim.calendar import add_months, month_end, parse_month, working_days, working_days_in_month
 from sim.engine import census, flow
 from sim.engine.inputs import MonthlyInputs
+from sim.agents.funding import FINANCE_METRICS, FinanceInputs, FundingAgents
 from sim.metrics import RTT_METRICS, Geography, MetricCube
+from sim.scenarios.finance import financial_year
 from sim.services.cancer import CANCER_METRICS, CancerService
 from sim.services.diagnostics import DIAG_METRICS, DiagnosticService
 
@@ -56,11 +58,13 @@ class NHSModel(mesa.Model):
         rng: the generator mesa keeps for agents (none act yet).
         diagnostics: the DM01 lists, stepped before the RTT list each sub-step (None: not modelled).
         cancer: the cancer pathway, stepped day by day after the diagnostic lists (None: not modelled).
+        finance: the ICB allocation inputs; NHS England and ICB agents are made from them and
+            act each April (None: not modelled).
     """
 
     def __init__(self, geography: Geography, start_stock: np.ndarray, inputs: MonthlyInputs,
                  replications: np.ndarray, rng: np.random.Generator, diagnostics: DiagnosticService | None = None,
-                 cancer: CancerService | None = None) -> None:
+                 cancer: CancerService | None = None, finance: FinanceInputs | None = None) -> None:
         super().__init__(rng=rng)
         if start_stock.dtype != np.float32 or start_stock.ndim != 4:
             raise ValueError("start_stock must be float32 [rep, row, stage, bin]")
@@ -83,8 +87,11 @@ class NHSModel(mesa.Model):
         self.series = geography.series()
         self.diagnostics = diagnostics
         self.cancer = cancer
+        self.funding = (FundingAgents(self, finance, geography.icb_codes, geography.icb_to_series(), len(self.series))
+                        if finance is not None else None)
         self.metric_names = (RTT_METRICS + (DIAG_METRICS if diagnostics is not None else ())
-                             + (CANCER_METRICS if cancer is not None else ()))
+                             + (CANCER_METRICS if cancer is not None else ())
+                             + (FINANCE_METRICS if finance is not None else ()))
         self.dates = (census_label(previous_month(inputs.months[0])),) + tuple(census_label(m) for m in inputs.months)
         self.values = np.full((n_reps, len(self.series), len(self.metric_names), len(self.dates)), np.nan)
         self._now = 0
@@ -92,6 +99,8 @@ class NHSModel(mesa.Model):
         self._month = 0
         self._trust_series = geography.trust_to_series()
         self.env = simpy.Environment()
+        if self.funding is not None:
+            self._allocation_rounds()
         self._census(0, flows=False)
         self.env.process(self._weekly_step())
         self.env.process(self._month_end_census())
@@ -108,6 +117,22 @@ class NHSModel(mesa.Model):
             self._advance_to(int(self.env.now))
             self._census(k + 1, flows=True)
             self._month = k + 1
+
+    def _allocation_rounds(self) -> None:
+        """The allocation rounds: every year up to the first month's now, then one each April (simpy)."""
+        years = self.funding.nhs_england.inputs.years
+        first = years.index(financial_year(self.inputs.months[0]))
+        for k in range(first + 1):
+            self.funding.april(k)
+
+        def each_april():
+            for m in self.inputs.months[1:]:
+                if m.endswith("-04"):
+                    day = dt.date(*parse_month(m), 1)
+                    yield self.env.timeout((day - self.first_day).days - self.env.now)
+                    self.funding.april(years.index(financial_year(m)))
+
+        self.env.process(each_april())
 
     def run(self) -> MetricCube:
         """Simulate to the last month end and return the batch's metrics."""
@@ -200,6 +225,8 @@ class NHSModel(mesa.Model):
             metrics.update(self.diagnostics.census(d, flows))
         if self.cancer is not None:
             metrics.update(self.cancer.census(flows))
+        if self.funding is not None and flows:  # the start census closes 2024/25, which is not modelled
+            metrics.update(self.funding.census())
         for j, name in enumerate(self.metric_names):
             if name in metrics:
                 self.values[:, :, j, k] = metrics[name]

@@ -29,6 +29,8 @@ from sim.engine.census import sum_groups, sum_rows_to_groups
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
 from sim.scenarios.build import RowLayout, batch_inputs
+from sim.finance_plan import batch_finance, plan_finance
+from sim.scenarios.finance import AllocationBase
 from sim.service_plan import ServicePlan, build_services, plan_services
 from sim.world import World, load_world
 from sim.yamlio import LoadedDocument
@@ -50,6 +52,7 @@ class RunPlan:
             and of the trusts' % within 18 weeks against theirs (``trust_within_18w_max_abs``).
         world: the world the rows come from.
         services: the diagnostic rows and cancer calibration (None where a service is off).
+        finance: the 2025/26 ICB allocation position (None when finance is off).
     """
 
     scenario: Scenario
@@ -60,6 +63,7 @@ class RunPlan:
     start_errors: dict[str, float]
     world: World
     services: ServicePlan | None = None
+    finance: AllocationBase | None = None
 
     @property
     def replications(self) -> np.ndarray:
@@ -133,7 +137,8 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     got = 100.0 * (trust_counts * share_within(trust_counts.shape[1], 0, 126)).sum(axis=1) / trust_counts.sum(axis=1)
     if np.isfinite(trust_pct).any():
         errors["trust_within_18w_max_abs"] = float(np.nanmax(np.abs(got - trust_pct)))
-    return RunPlan(scenario, calib, rows, start_rows, month_range(scenario.start, scenario.end), errors, world, services)
+    return RunPlan(scenario, calib, rows, start_rows, month_range(scenario.start, scenario.end), errors, world, services,
+                   plan_finance(scenario, doc, geography))
 
 
 def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +174,8 @@ def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
     rng = np.random.default_rng(np.random.SeedSequence(plan.scenario.seed, spawn_key=(int(reps[0]), 0)))
     diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, plan.months, reps,
                                    plan.rows.national_scale) if plan.services is not None else (None, None))
-    model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng, diag, cancer)
+    funding = batch_finance(plan.finance, plan.scenario, plan.months, reps)
+    model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng, diag, cancer, funding)
     return model.run()
 
 

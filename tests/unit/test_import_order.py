@@ -10,7 +10,7 @@ import sim
 TIERS = [
     ("sim.errors", 0), ("sim.schema_walk", 0), ("sim.yamlio", 0), ("sim.extends", 0), ("sim.csvcheck", 0),
     ("sim.distributions", 0), ("sim.schema_types", 0), ("sim.config_services", 0),
-    ("sim.config_reforms", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
+    ("sim.config_reforms", 0), ("sim.config_finance", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
     ("sim.des_config", 0), ("sim.des_run", 9),
     ("sim.reference", 1), ("sim.start_state", 1), ("sim.trust_start", 1), ("sim.world", 1), ("sim.data", 1),
     ("sim.diagnostics_start", 1),
@@ -18,7 +18,7 @@ TIERS = [
     ("sim.agents", 3),
     ("sim.scenarios", 4),
     ("sim.services", 5), ("sim.model", 5),
-    ("sim.calibration", 6), ("sim.diagnostics_calibration", 6), ("sim.service_plan", 6), ("sim.runner", 6),
+    ("sim.calibration", 6), ("sim.diagnostics_calibration", 6), ("sim.service_plan", 6), ("sim.finance_plan", 6), ("sim.runner", 6),
     ("sim.results", 7), ("sim.run_folder", 7),
     ("sim.compare", 8), ("sim.compare_report", 8), ("sim.plotting", 8), ("sim.report", 8), ("sim.backtest", 8),
     ("sim.pipeline", 9), ("sim.bench", 9),

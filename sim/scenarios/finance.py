@@ -1,0 +1,129 @@
+"""ICB allocation inputs: the 2025/26 position, fair-share target shares by year, and each replication's policy.
+
+The 2025/26 position (April 2025 allocation letter, appendix 2): each ICB's
+target is its share of the envelope; the published distance from target gives
+its allocation, ``target x (1 + distance)``, for the 17 ICBs outside the
++/-2.5% band. The 25 ICBs inside the band are given one common distance so
+that allocations sum to the envelope (an assumption: the letter does not
+publish them; the fitted common distance is checked to lie inside the band).
+
+Target shares blend the core-services and primary-medical-care need-weighted
+shares of NHS England's allocation tool by the 2024/25 allocation mix (other
+delegated budgets follow the core shares); after 2025/26 they are held or
+moved by their 2023/24-2025/26 annual change, renormalised to 100%.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import reference
+from sim.agents.funding import FinanceInputs
+from sim.config import Scenario
+from sim.scenarios.parameters import value
+
+FIRST_YEAR = "2025/26"
+BAND_PCT = 2.5  # the April 2025 letter lists only ICBs outside +/-2.5% of target
+
+
+def financial_year(month: str) -> str:
+    """``2025/26`` for any month from 2025-04 to 2026-03."""
+    year, mon = int(month[:4]), int(month[5:7])
+    start = year if mon >= 4 else year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def _item(name: str, year: str) -> float:
+    rows = reference.funding()
+    hit = rows[(rows["item"] == name) & (rows["financial_year"] == year)]
+    if hit.empty or not np.isfinite(hit["value_gbp_m"].iloc[0]):
+        raise ValueError(f"funding.csv has no value for {name!r} in {year}")
+    return float(hit["value_gbp_m"].iloc[0])
+
+
+@dataclass(frozen=True)
+class AllocationBase:
+    """The 2025/26 allocation position and target shares, in ``icb_codes`` order.
+
+    Attributes:
+        icb_codes: the run's ICBs.
+        envelope_gbp_m: the 2025/26 envelope.
+        share: float64 ``[icb]`` 2025/26 target share (sums to 1).
+        share_change: float64 ``[icb]`` annual change in target share (2023/24-2025/26).
+        allocation_gbp_m: float64 ``[icb]`` 2025/26 allocations.
+        within_band_distance_pct: the common distance given to ICBs inside the band.
+    """
+
+    icb_codes: tuple[str, ...]
+    envelope_gbp_m: float
+    share: np.ndarray
+    share_change: np.ndarray
+    allocation_gbp_m: np.ndarray
+    within_band_distance_pct: float
+
+
+def allocation_base(icb_codes: tuple[str, ...], include_specialised: bool, first_year_growth_pct: float) -> AllocationBase:
+    """The 2025/26 position from the shipped allocation data (module docstring).
+
+    Raises:
+        ValueError: an ICB without data, or a within-band distance outside the band.
+    """
+    weighted = reference.icb_weighted_populations()
+    pmc_total = _item("ICB primary medical care allocations", "2024/25")
+    total_2024 = _item("Total allocations to ICBs", "2024/25")
+    pmc_weight = pmc_total / total_2024  # the rest (core and other delegated budgets) follows the core shares
+
+    def shares(year: str) -> np.ndarray:
+        rows = weighted[weighted["financial_year"] == year].set_index("icb_code")
+        missing = [c for c in icb_codes if c not in rows.index]
+        if missing:
+            raise ValueError(f"no need-weighted population for {', '.join(missing)} in {year}")
+        s = ((1 - pmc_weight) * rows.loc[list(icb_codes), "core_target_share_pct"]
+             + pmc_weight * rows.loc[list(icb_codes), "pmc_target_share_pct"]).to_numpy(dtype=np.float64)
+        return s / s.sum()
+
+    share = shares(FIRST_YEAR)
+    share_change = (share - shares("2023/24")) / 2.0
+    envelope = total_2024 * (1.0 + first_year_growth_pct / 100.0)
+    if include_specialised:
+        envelope += _item("Delegated specialised commissioning allocations", FIRST_YEAR)
+    target = envelope * share
+    names = reference.icbs().set_index("icb_code").loc[list(icb_codes), "icb_name"]
+    fair = reference.icb_fair_shares().set_index("icb_name")
+    column = "dft_pct_incl_spec" if include_specialised else "dft_pct_excl_spec"
+    published = fair[column].reindex(names.to_numpy()).to_numpy(dtype=np.float64) / 100.0
+    outside = np.isfinite(published)
+    inside_target = target[~outside].sum()
+    d_in = (envelope - (target[outside] * (1 + published[outside])).sum() - inside_target) / inside_target
+    if abs(d_in) > BAND_PCT / 100:
+        raise ValueError(f"the within-band ICBs would need a common distance of {100 * d_in:.2f}%, outside the band")
+    allocation = target * (1.0 + np.where(outside, published, d_in))
+    for a in (share, share_change, allocation):
+        a.setflags(write=False)
+    return AllocationBase(tuple(icb_codes), envelope, share, share_change, allocation, 100.0 * d_in)
+
+
+def batch_inputs(scenario: Scenario, base: AllocationBase, years: tuple[str, ...],
+                 replications: np.ndarray) -> FinanceInputs:
+    """Allocation inputs for a batch (each replication drawn alone)."""
+    cfg = scenario.finance
+    seed = scenario.seed
+    n_years = len(years)
+    steps = np.arange(n_years, dtype=np.float64)
+    if cfg.population_share_trend == "extrapolate":
+        share = np.maximum(base.share[None, :] + steps[:, None] * base.share_change[None, :], 0.0)
+        share /= share.sum(axis=1, keepdims=True)
+    else:
+        share = np.repeat(base.share[None, :], n_years, axis=0)
+    envelope = np.zeros((len(replications), n_years))
+    floor, conv, cap = (np.zeros(len(replications)) for _ in range(3))
+    p = cfg.pace_of_change
+    for k, r in enumerate(int(x) for x in replications):
+        g = value(cfg.envelope_growth_pct_per_year, seed, r, "finance.envelope_growth_pct_per_year", -10, 20) / 100
+        envelope[k] = base.envelope_gbp_m * (1.0 + g) ** steps
+        floor[k] = value(p.floor_growth_pct, seed, r, "finance.pace_of_change.floor_growth_pct", -10, 20) / 100
+        conv[k] = value(p.convergence_pct, seed, r, "finance.pace_of_change.convergence_pct", 0, 100) / 100
+        cap[k] = max(value(p.cap_growth_pct, seed, r, "finance.pace_of_change.cap_growth_pct", -10, 30) / 100, floor[k])
+    return FinanceInputs(tuple(years), envelope, share, base.allocation_gbp_m, floor, conv, cap)
