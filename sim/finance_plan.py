@@ -27,7 +27,8 @@ def plan_finance(scenario: Scenario, doc: LoadedDocument, geography: Geography) 
                              f"is before {FIRST_YEAR}, the first year with a published allocation position "
                              "(April 2025 allocation letter)", "a start from 2025-04, or finance: {enabled: false}")
     try:
-        return finance.allocation_base(geography.icb_codes, cfg.include_specialised, cfg.first_year_growth_pct)
+        return finance.allocation_base(geography.icb_codes, cfg.include_specialised, cfg.first_year_growth_pct,
+                                       cfg.specialised_gbp_m)
     except ValueError as err:
         raise scenario_error(doc, ("finance", "include_specialised"), cfg.include_specialised, str(err)) from None
 

@@ -128,8 +128,9 @@ class NHSModel(mesa.Model):
         def each_april():
             for m in self.inputs.months[1:]:
                 if m.endswith("-04"):
-                    day = dt.date(*parse_month(m), 1)
-                    yield self.env.timeout((day - self.first_day).days - self.env.now)
+                    # Midday on 1 April: after the March census, which closes at 00:00 that day.
+                    at = (dt.date(*parse_month(m), 1) - self.first_day).days + 0.5
+                    yield self.env.timeout(at - self.env.now)
                     self.funding.april(years.index(financial_year(m)))
 
         self.env.process(each_april())

@@ -28,7 +28,8 @@ class FinanceInputs:
         envelope_gbp_m: float64 ``[rep, year]``.
         share: float64 ``[year, icb]`` target shares.
         start_allocation_gbp_m: float64 ``[icb]`` the 2025/26 allocations.
-        floor_growth, convergence, cap_growth: float64 ``[rep]`` the pace-of-change policy (fractions).
+        floor_growth, cap_growth: float64 ``[rep, year]`` the growth floor and the cap for ICBs above target.
+        convergence: float64 ``[rep]`` share of the gap to target closed each year.
     """
 
     years: tuple[str, ...]
@@ -76,8 +77,8 @@ class NHSEngland(mesa.Agent):
             alloc = np.broadcast_to(inp.start_allocation_gbp_m, target.shape).copy()
         else:
             previous = np.stack([icb.allocation_gbp_m for icb in self.icbs], axis=1)
-            alloc = pace_of_change(previous, target, inp.envelope_gbp_m[:, k], inp.floor_growth, inp.convergence,
-                                   inp.cap_growth)
+            alloc = pace_of_change(previous, target, inp.envelope_gbp_m[:, k], inp.floor_growth[:, k],
+                                   inp.convergence, inp.cap_growth[:, k])
         for icb in self.icbs:
             icb.allocation_gbp_m = alloc[:, icb.index].copy()
             icb.target_gbp_m = target[:, icb.index].copy()

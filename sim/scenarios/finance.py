@@ -64,7 +64,8 @@ class AllocationBase:
     within_band_distance_pct: float
 
 
-def allocation_base(icb_codes: tuple[str, ...], include_specialised: bool, first_year_growth_pct: float) -> AllocationBase:
+def allocation_base(icb_codes: tuple[str, ...], include_specialised: bool, first_year_growth_pct: float,
+                    specialised_gbp_m: float = 0.0) -> AllocationBase:
     """The 2025/26 position from the shipped allocation data (module docstring).
 
     Raises:
@@ -88,7 +89,7 @@ def allocation_base(icb_codes: tuple[str, ...], include_specialised: bool, first
     share_change = (share - shares("2023/24")) / 2.0
     envelope = total_2024 * (1.0 + first_year_growth_pct / 100.0)
     if include_specialised:
-        envelope += _item("Delegated specialised commissioning allocations", FIRST_YEAR)
+        envelope += specialised_gbp_m  # shared by the same need-weighted shares (assumption: no specialised formula)
     target = envelope * share
     names = reference.icbs().set_index("icb_code").loc[list(icb_codes), "icb_name"]
     fair = reference.icb_fair_shares().set_index("icb_name")
@@ -118,12 +119,18 @@ def batch_inputs(scenario: Scenario, base: AllocationBase, years: tuple[str, ...
     else:
         share = np.repeat(base.share[None, :], n_years, axis=0)
     envelope = np.zeros((len(replications), n_years))
-    floor, conv, cap = (np.zeros(len(replications)) for _ in range(3))
+    floor, cap = np.zeros((len(replications), n_years)), np.zeros((len(replications), n_years))
+    conv = np.zeros(len(replications))
     p = cfg.pace_of_change
+    settlement = np.array([int(y[:4]) <= 2028 for y in years[1:]])
     for k, r in enumerate(int(x) for x in replications):
-        g = value(cfg.envelope_growth_pct_per_year, seed, r, "finance.envelope_growth_pct_per_year", -10, 20) / 100
-        envelope[k] = base.envelope_gbp_m * (1.0 + g) ** steps
-        floor[k] = value(p.floor_growth_pct, seed, r, "finance.pace_of_change.floor_growth_pct", -10, 20) / 100
+        early = value(cfg.real_growth_pct_to_2028_29, seed, r, "finance.real_growth_pct_to_2028_29", -10, 20) / 100
+        late = value(cfg.real_growth_pct_after, seed, r, "finance.real_growth_pct_after", -10, 20) / 100
+        growth = np.where(settlement, early, late)
+        envelope[k] = base.envelope_gbp_m * np.concatenate([[1.0], np.cumprod(1.0 + growth)])
+        below = value(p.floor_below_envelope_pp, seed, r, "finance.pace_of_change.floor_below_envelope_pp", 0, 10) / 100
         conv[k] = value(p.convergence_pct, seed, r, "finance.pace_of_change.convergence_pct", 0, 100) / 100
-        cap[k] = max(value(p.cap_growth_pct, seed, r, "finance.pace_of_change.cap_growth_pct", -10, 30) / 100, floor[k])
+        above = value(p.cap_above_floor_pp, seed, r, "finance.pace_of_change.cap_above_floor_pp", 0, 10) / 100
+        floor[k, 1:] = growth - below  # the floor follows each year's envelope growth
+        cap[k] = floor[k] + above
     return FinanceInputs(tuple(years), envelope, share, base.allocation_gbp_m, floor, conv, cap)

@@ -66,13 +66,13 @@ def world():
     return load_world()
 
 
-@pytest.mark.parametrize("include_specialised", [False])
-def test_2025_26_position_reproduces_the_published_distances(world, include_specialised):
-    base = allocation_base(world.icb_codes, include_specialised, 4.4)
+@pytest.mark.parametrize("include_specialised, column", [(False, "dft_pct_excl_spec"), (True, "dft_pct_incl_spec")])
+def test_2025_26_position_reproduces_the_published_distances(world, include_specialised, column):
+    base = allocation_base(world.icb_codes, include_specialised, 4.4, 23_500.0)
     assert base.allocation_gbp_m.sum() == pytest.approx(base.envelope_gbp_m, rel=1e-12)
-    assert base.envelope_gbp_m == pytest.approx(127_200 * 1.044)
+    assert base.envelope_gbp_m == pytest.approx(127_200 * 1.044 + (23_500 if include_specialised else 0))
     names = reference.icbs().set_index("icb_code").loc[list(world.icb_codes), "icb_name"].to_numpy()
-    fair = reference.icb_fair_shares().set_index("icb_name")["dft_pct_excl_spec"].reindex(names).to_numpy()
+    fair = reference.icb_fair_shares().set_index("icb_name")[column].reindex(names).to_numpy()
     got = distance_from_target_pct(base.allocation_gbp_m, base.envelope_gbp_m * base.share)
     published = np.isfinite(fair)
     np.testing.assert_allclose(got[published], fair[published], atol=1e-9)
@@ -85,8 +85,10 @@ def test_april_rounds_converge_below_target_icbs_and_conserve_money(world):
     base = allocation_base(world.icb_codes, False, 4.4)
     years = ("2025/26", "2026/27", "2027/28")
     n_reps = 2
+    floor, conv, cap = _policy(n_reps)
     inputs = FinanceInputs(years, base.envelope_gbp_m * 1.03 ** np.arange(3)[None, :].repeat(n_reps, 0),
-                           np.repeat(base.share[None], 3, axis=0), base.allocation_gbp_m, *_policy(n_reps))
+                           np.repeat(base.share[None], 3, axis=0), base.allocation_gbp_m,
+                           np.repeat(floor[:, None], 3, 1), conv, np.repeat(cap[:, None], 3, 1))
     n_icbs = len(world.icb_codes)
     series = np.stack([np.zeros(n_icbs, int), 1 + world.icb_region, 1 + len(world.region_codes) + np.arange(n_icbs)], 1)
     agents = FundingAgents(mesa.Model(rng=np.random.default_rng(0)), inputs, world.icb_codes, series,
@@ -106,3 +108,22 @@ def test_april_rounds_converge_below_target_icbs_and_conserve_money(world):
 def test_financial_year():
     assert financial_year("2025-04") == "2025/26" == financial_year("2026-03")
     assert financial_year("2029-12") == "2029/30"
+
+
+def test_allocations_change_each_april_after_the_march_census(tmp_path, baseline_yaml):
+    from sim.config import load_scenario
+    from sim.runner import plan_run, run_batch
+
+    path = tmp_path / "fy.yaml"
+    path.write_text(f"extends: {baseline_yaml}\nname: fy\nend: 2026-05\nreplications: 1\n"
+                    "diagnostics: {enabled: false}\ncancer: {enabled: false}\n", encoding="utf-8")
+    scenario, doc = load_scenario(path)
+    plan = plan_run(scenario, doc)
+    cube = run_batch(plan, np.array([0, 1]))
+    national = cube.values[:, cube.series_index("national", "ENG"), cube.metric_index("icb_allocation_gbp_m")]
+    dates = list(cube.dates)
+    march, april = dates.index("2026-03-31"), dates.index("2026-04-30")
+    assert np.isnan(national[:, 0]).all()  # the start census closes 2024/25
+    np.testing.assert_allclose(national[:, 1:march + 1], plan.finance.envelope_gbp_m)  # all of 2025/26
+    growth = national[:, april] / national[:, march] - 1
+    assert (growth > 0.02).all() and (growth < 0.04).all()  # 3% real growth in 2026/27 (Spending Review 2025)
