@@ -22,6 +22,8 @@ an assumption, and how well the proxy matches March 2025 trust lists.
 
 from __future__ import annotations
 
+import difflib
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -420,6 +422,23 @@ def _user_rtt(path: Path, trusts: pd.DataFrame, codes: tuple[str, ...]) -> dict[
 
 
 # ------------------------------------------------------------------- builder
+def trust_codes_by_name(world: World, names: list[str]) -> list[str]:
+    """ODS codes of trusts given by name (case-insensitive, as NHS England's lists name them).
+
+    Raises:
+        ValueError: a name that is not a trust in the world (with the closest names).
+    """
+    by_name = {n.upper(): c for c, n in zip(world.trust_codes, world.trust_names)}
+    codes = []
+    for name in names:
+        code = by_name.get(name.strip().upper())
+        if code is None:
+            near = difflib.get_close_matches(name.strip().upper(), list(by_name), n=2, cutoff=0.6)
+            raise ValueError(f"{name!r} is not a trust in the world" + (f"; closest: {', '.join(near)}" if near else ""))
+        codes.append(code)
+    return codes
+
+
 def load_world(trusts_csv: Path | None = None) -> World:
     """Build the World from the shipped reference data.
 

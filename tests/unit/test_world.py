@@ -236,3 +236,18 @@ def test_empty_trusts_files_raise(tmp_path, text, column, fragment):
 def test_missing_trusts_file_raises(tmp_path):
     with pytest.raises(ReferenceDataError, match="missing.csv: file not found"):
         load_world(tmp_path / "missing.csv")
+
+
+def test_first_aft_wave_names_are_world_trusts_mostly_not_acute():
+    """The 8 trusts nominated in November 2025 (aft_wave1.csv) are in the world by name; most are community,
+    mental health or specialist trusts, so those exist as agents beside the acute ones."""
+    from sim import reference
+    from sim.world import load_world, trust_codes_by_name
+
+    world = load_world()
+    codes = trust_codes_by_name(world, list(reference.aft_wave1()["trust_name"]))
+    assert len(set(codes)) == 8
+    kinds = [world.trust_kind[world.trust_codes.index(c)] for c in codes]
+    assert sum(k != "acute" for k in kinds) >= 6
+    with pytest.raises(ValueError, match="closest"):
+        trust_codes_by_name(world, ["Northumbria Healthcare NHS Foundation Trusts"])
