@@ -48,6 +48,28 @@ class _Guard:
         sys.exit(1)
 
 
+def _stack(*options):
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return apply
+
+
+# Options every run command takes (`sim run`, `sim des`): one definition, the same meaning.
+_run_options = _stack(
+    click.option("--reps", type=click.IntRange(0, 100_000), help="Monte Carlo replications (overrides the file)."),
+    click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Root seed (overrides the file)."),
+    click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="The run folder itself (default: outputs/<name>/<run_id>/)."),
+    click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: all cores)."),
+)
+_output_options = _stack(
+    click.option("--overwrite", is_flag=True, help="Replace an existing run folder (only once the new one is complete)."),
+    click.option("--quiet", is_flag=True, help="No progress bar or table."),
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nhs-reform-sim")
 def main() -> None:
@@ -56,18 +78,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--reps", type=click.IntRange(0, 100_000), help="Monte Carlo replications (overrides the file).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Root seed (overrides the file).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The run folder itself (default: outputs/<scenario>/<run_id>/).")
-@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: all cores).")
+@_run_options
 @click.option("--batch-size", type=click.IntRange(1, 10_000), help="Replications per batch (default: automatic).")
 @click.option("--start", help="First simulated month YYYY-MM (overrides the file).")
 @click.option("--end", help="Last simulated month YYYY-MM (overrides the file).")
 @click.option("--keep", multiple=True, type=click.Choice(["national", "region", "icb", "trust"]),
               help="Levels whose every replication goes to trajectories.parquet (repeatable).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing run folder (only once the new one is complete).")
-@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+@_output_options
 def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, overwrite, quiet) -> None:
     """Run a scenario and write its results folder."""
     with _Guard():
@@ -85,13 +102,8 @@ def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, 
 
 @main.command()
 @click.argument("des_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--reps", type=click.IntRange(0, 100_000), help="Monte Carlo replications (overrides the file).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Root seed (overrides the file).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The run folder itself (default: outputs/<name>/<run_id>/).")
-@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: all cores).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing run folder (only once the new one is complete).")
-@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+@_run_options
+@_output_options
 def des(des_file, reps, seed, out_dir, jobs, overwrite, quiet) -> None:
     """Simulate a few trusts' diagnostic waiting lists patient by patient and write the results folder."""
     with _Guard():

@@ -14,7 +14,6 @@ one trust's tests in, month-end means over replications out.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -31,7 +30,7 @@ from sim.distributions import central, sample
 from sim.engine.des import (DESCalendar, DESResult, DiagnosticUnit, Vetting, days_since_start, des_calendar,
                             simulate)
 from sim.metrics import MetricCube, SeriesKey
-from sim.pipeline import resolved_yaml, run_id_for, run_manifest, with_progress, write_result_files
+from sim.pipeline import run_identity, run_manifest, with_progress, write_result_files
 from sim.results import RunWriter
 from sim.rng import parameter_stream, stream
 from sim.runner import batches, default_batch_size, default_jobs, map_batches
@@ -169,10 +168,7 @@ def execute_des(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     scenario, doc = load_des_scenario(scenario_file, overrides)
     plan = plan_des(scenario)
     timings["build_seconds"] = time.perf_counter() - t0
-    resolved = resolved_yaml(scenario)
-    now = dt.datetime.now(dt.timezone.utc)
-    run_id = run_id_for(resolved, now)
-    run_dir = out_dir or Path("outputs") / scenario.name / run_id
+    resolved, now, run_id, run_dir = run_identity(scenario, out_dir)
     jobs = jobs or default_jobs()
     console = Console(stderr=True, quiet=quiet)
     with RunWriter(run_dir, overwrite=overwrite) as writer:

@@ -152,10 +152,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     except InputError as err:
         raise blame_command_line(err, overrides) from None
     timings["build_seconds"] = time.perf_counter() - t0
-    resolved = resolved_yaml(scenario)
-    now = dt.datetime.now(dt.timezone.utc)
-    run_id = run_id_for(resolved, now)
-    run_dir = out_dir or Path("outputs") / scenario.name / run_id
+    resolved, now, run_id, run_dir = run_identity(scenario, out_dir)
     jobs = jobs or default_jobs()
     console = Console(stderr=True, quiet=quiet)
     with RunWriter(run_dir, overwrite=overwrite) as writer:
@@ -202,6 +199,14 @@ def with_progress(description: str, total: int, simulate: Callable[[Callable[[in
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         return simulate(lambda n: progress.advance(task, n))
+
+
+def run_identity(scenario: RunHeader, out_dir: Path | None) -> tuple[str, dt.datetime, str, Path]:
+    """The resolved scenario text, the start time, the run id and the run folder (default outputs/<name>/<id>)."""
+    resolved = resolved_yaml(scenario)
+    now = dt.datetime.now(dt.timezone.utc)
+    run_id = run_id_for(resolved, now)
+    return resolved, now, run_id, out_dir or Path("outputs") / scenario.name / run_id
 
 
 def run_manifest(scenario: RunHeader, doc: LoadedDocument, scenario_file: Path, run_id: str, now: dt.datetime,
