@@ -9,20 +9,13 @@ key path, what is allowed and a did-you-mean, before anything is simulated.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import Field, StrictBool, field_validator
 
 from sim.config import Month, Ranged, RunHeader, _Model, load_run_file
+from sim.config_services import DiagTest
 from sim.yamlio import LoadedDocument
-
-#: The 15 DM01 tests (NHS England Monthly Diagnostics, test_id 1..15 in this order).
-DES_TEST_KEYS = ("mri", "ct", "ultrasound", "barium_enema", "dexa", "audiology", "echocardiography",
-                 "electrophysiology", "neurophysiology", "sleep_studies", "urodynamics", "colonoscopy",
-                 "flexi_sigmoidoscopy", "cystoscopy", "gastroscopy")
-DesTestKey = Literal["mri", "ct", "ultrasound", "barium_enema", "dexa", "audiology", "echocardiography",
-                     "electrophysiology", "neurophysiology", "sleep_studies", "urodynamics", "colonoscopy",
-                     "flexi_sigmoidoscopy", "cystoscopy", "gastroscopy"]
 
 _RATE_MAX = 100_000.0
 
@@ -53,7 +46,7 @@ class DesTrustConfig(_Model):
     """A trust and the tests simulated there."""
 
     code: str = Field(pattern=r"^[A-Z0-9]{3,5}$", description="ODS code of the trust, e.g. RR8.")
-    tests: dict[DesTestKey, DesTestConfig] = Field(min_length=1, description="Tests by DM01 key.")
+    tests: dict[DiagTest, DesTestConfig] = Field(min_length=1, description="Tests by DM01 key.")
 
 
 class RTTTConfig(_Model):

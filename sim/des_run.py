@@ -25,7 +25,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from sim.des_config import DES_TEST_KEYS, DesScenario, load_des_scenario
+from sim.config_services import DIAG_TEST_KEYS
+from sim.des_config import DesScenario, load_des_scenario
 from sim.distributions import central, sample
 from sim.engine.des import (DESCalendar, DESResult, DiagnosticUnit, Vetting, days_since_start, des_calendar,
                             simulate)
@@ -87,7 +88,7 @@ class DESPlan:
 def plan_des(scenario: DesScenario) -> DESPlan:
     """Lay out the units and the calendar of a validated DES file."""
     present = {k for t in scenario.trusts for k in t.tests}
-    test_keys = tuple(k for k in DES_TEST_KEYS if k in present)
+    test_keys = tuple(k for k in DIAG_TEST_KEYS if k in present)
     units, unit_trust, unit_test = [], [], []
     for i, trust in enumerate(scenario.trusts):
         for key in test_keys:
