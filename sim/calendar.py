@@ -273,3 +273,10 @@ def months_between(first: str, last: str) -> int:
 def month_range(first: str, last: str) -> tuple[str, ...]:
     """Every month from ``first`` to ``last`` inclusive (empty if ``last`` is earlier)."""
     return tuple(add_months(first, k) for k in range(months_between(first, last) + 1))
+
+
+def financial_year(month: str) -> str:
+    """``2025/26`` for any month from 2025-04 to 2026-03."""
+    year, mon = int(month[:4]), int(month[5:7])
+    start = year if mon >= 4 else year - 1
+    return f"{start}/{(start + 1) % 100:02d}"

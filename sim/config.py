@@ -15,6 +15,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_validator
 
+from sim.config_aft import AFTWaves
 from sim.config_finance import FinanceConfig
 from sim.config_reforms import ElectiveReform, RTTTPolicy
 from sim.config_services import CancerConfig, DiagnosticsConfig
@@ -142,6 +143,7 @@ class Policies(_Model):
     long_wait_drive: Optional[LongWaitDrive] = None
     rttt: Optional[RTTTPolicy] = None
     elective_reform: Optional[ElectiveReform] = None
+    aft_waves: Optional[AFTWaves] = None
 
 
 class OutputConfig(_Model):

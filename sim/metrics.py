@@ -12,7 +12,7 @@ Canonical metric names are listed in ../DESIGN.md section 1; never rename them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -112,6 +112,9 @@ class Geography:
         region_codes: NHS England region codes (Y56-Y63).
         specialty_codes: RTT treatment-function codes.
         test_codes: DM01 test keys, when the run models diagnostics (national-by-test series).
+        other_trust_codes: trusts without an RTT list that the run models for finance and AFT only;
+            their series come last and carry only agent metrics.
+        other_trust_icb: int ``[other_trust]`` their host-ICB positions.
     """
 
     row_trust: np.ndarray
@@ -123,6 +126,8 @@ class Geography:
     region_codes: tuple[str, ...]
     specialty_codes: tuple[str, ...]
     test_codes: tuple[str, ...] = ()
+    other_trust_codes: tuple[str, ...] = ()
+    other_trust_icb: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_rows(self) -> int:
@@ -136,6 +141,7 @@ class Geography:
         keys += [SeriesKey("trust", c) for c in self.trust_codes]
         keys += [SeriesKey("national", "ENG", s) for s in self.specialty_codes]
         keys += [SeriesKey("national", "ENG", t) for t in self.test_codes]
+        keys += [SeriesKey("trust", c) for c in self.other_trust_codes]
         return tuple(keys)
 
     def trust_to_series(self) -> np.ndarray:
@@ -152,6 +158,27 @@ class Geography:
         icb = np.arange(len(self.icb_codes))
         region = np.asarray(self.icb_region, dtype=np.int64)
         return np.stack([np.zeros_like(icb), 1 + region, 1 + n_regions + icb], axis=1)
+
+    def patient_series_end(self) -> int:
+        """Series from here on (the finance-only trusts) carry no waiting-list, diagnostic or cancer metrics."""
+        return self.specialty_series_offset() + len(self.specialty_codes) + len(self.test_codes)
+
+    def finance_trust_series(self, codes: tuple[str, ...], icb: np.ndarray) -> np.ndarray:
+        """int ``[trust, 4]``: national, region, ICB and own series of each trust in ``codes``.
+
+        Raises:
+            ValueError: a trust that is neither an RTT trust nor a finance-only trust of this geography.
+        """
+        own = {c: 1 + len(self.region_codes) + len(self.icb_codes) + i for i, c in enumerate(self.trust_codes)}
+        own.update({c: self.patient_series_end() + i for i, c in enumerate(self.other_trust_codes)})
+        missing = [c for c in codes if c not in own]
+        if missing:
+            raise ValueError(f"trusts without a series: {', '.join(missing[:5])}")
+        icb = np.asarray(icb, dtype=np.int64)
+        region = np.asarray(self.icb_region, dtype=np.int64)[icb]
+        n_regions = len(self.region_codes)
+        return np.stack([np.zeros_like(icb), 1 + region, 1 + n_regions + icb,
+                         np.array([own[c] for c in codes], dtype=np.int64)], axis=1)
 
     def specialty_series_offset(self) -> int:
         return 1 + len(self.region_codes) + len(self.icb_codes) + len(self.trust_codes)

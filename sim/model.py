@@ -23,9 +23,9 @@ import simpy
 from sim.calendar import add_months, month_end, parse_month, working_days, working_days_in_month
 from sim.engine import census, flow
 from sim.engine.inputs import MonthlyInputs
-from sim.agents.funding import FINANCE_METRICS, FinanceInputs, FundingAgents
+from sim.agents.funding import BatchFinance, FundingAgents
 from sim.metrics import RTT_METRICS, Geography, MetricCube
-from sim.scenarios.finance import financial_year
+from sim.calendar import financial_year
 from sim.services.cancer import CANCER_METRICS, CancerService
 from sim.services.diagnostics import DIAG_METRICS, DiagnosticService
 
@@ -58,13 +58,13 @@ class NHSModel(mesa.Model):
         rng: the generator mesa keeps for agents (none act yet).
         diagnostics: the DM01 lists, stepped before the RTT list each sub-step (None: not modelled).
         cancer: the cancer pathway, stepped day by day after the diagnostic lists (None: not modelled).
-        finance: the ICB allocation inputs; NHS England and ICB agents are made from them and
-            act each April (None: not modelled).
+        finance: the agents' inputs; NHS England, ICB and trust agents are made from them and act
+            at the start of months on the calendar (None: not modelled).
     """
 
     def __init__(self, geography: Geography, start_stock: np.ndarray, inputs: MonthlyInputs,
                  replications: np.ndarray, rng: np.random.Generator, diagnostics: DiagnosticService | None = None,
-                 cancer: CancerService | None = None, finance: FinanceInputs | None = None) -> None:
+                 cancer: CancerService | None = None, finance: BatchFinance | None = None) -> None:
         super().__init__(rng=rng)
         if start_stock.dtype != np.float32 or start_stock.ndim != 4:
             raise ValueError("start_stock must be float32 [rep, row, stage, bin]")
@@ -87,11 +87,12 @@ class NHSModel(mesa.Model):
         self.series = geography.series()
         self.diagnostics = diagnostics
         self.cancer = cancer
-        self.funding = (FundingAgents(self, finance, geography.icb_codes, geography.icb_to_series(), len(self.series))
-                        if finance is not None else None)
+        self.funding = self._funding_agents(finance) if finance is not None else None
+        self._row_capacity: np.ndarray | None = None  # [rep, row] trusts' capacity against the trend (agents)
+        self._row_demand: np.ndarray | None = None
         self.metric_names = (RTT_METRICS + (DIAG_METRICS if diagnostics is not None else ())
                              + (CANCER_METRICS if cancer is not None else ())
-                             + (FINANCE_METRICS if finance is not None else ()))
+                             + (self.funding.metric_names if self.funding is not None else ()))
         self.dates = (census_label(previous_month(inputs.months[0])),) + tuple(census_label(m) for m in inputs.months)
         self.values = np.full((n_reps, len(self.series), len(self.metric_names), len(self.dates)), np.nan)
         self._now = 0
@@ -100,7 +101,7 @@ class NHSModel(mesa.Model):
         self._trust_series = geography.trust_to_series()
         self.env = simpy.Environment()
         if self.funding is not None:
-            self._allocation_rounds()
+            self._agent_calendar()
         self._census(0, flows=False)
         self.env.process(self._weekly_step())
         self.env.process(self._month_end_census())
@@ -118,22 +119,52 @@ class NHSModel(mesa.Model):
             self._census(k + 1, flows=True)
             self._month = k + 1
 
-    def _allocation_rounds(self) -> None:
-        """The allocation rounds: every year up to the first month's now, then one each April (simpy)."""
+    def _funding_agents(self, finance: BatchFinance) -> FundingAgents:
+        g = self.geography
+        series = (g.finance_trust_series(finance.trust_codes, finance.trusts.icb)
+                  if finance.trusts is not None else None)
+        agents = FundingAgents(self, finance.allocation, g.icb_codes, g.icb_to_series(), len(self.series),
+                               self.inputs.months, finance.trusts, finance.trust_codes, series, finance.aft,
+                               finance.aft_retained, finance.autonomy_pp)
+        position = {c: i for i, c in enumerate(finance.trust_codes)}
+        self._rtt_finance_trust = np.array([position.get(c, -1) for c in g.trust_codes], dtype=np.int64)
+        return agents
+
+    def _agent_calendar(self) -> None:
+        """Agents act at midday on the first day of each month (after the previous month's census)."""
         years = self.funding.nhs_england.inputs.years
-        first = years.index(financial_year(self.inputs.months[0]))
-        for k in range(first + 1):
-            self.funding.april(k)
+        self.funding.start(years.index(financial_year(self.inputs.months[0])), self._within_18w_by_trust)
+        self._couple_agents()
 
-        def each_april():
-            for m in self.inputs.months[1:]:
-                if m.endswith("-04"):
-                    # Midday on 1 April: after the March census, which closes at 00:00 that day.
-                    at = (dt.date(*parse_month(m), 1) - self.first_day).days + 0.5
-                    yield self.env.timeout(at - self.env.now)
-                    self.funding.april(years.index(financial_year(m)))
+        def each_month():
+            for i, m in enumerate(self.inputs.months[1:], start=1):
+                at = (dt.date(*parse_month(m), 1) - self.first_day).days + 0.5
+                yield self.env.timeout(at - self.env.now)
+                self.funding.month(i, self._within_18w_by_trust)
+                self._couple_agents()
 
-        self.env.process(each_april())
+        self.env.process(each_month())
+
+    def _couple_agents(self) -> None:
+        """Trusts' capacity and IHO demand changes reach the waiting-list rows (engines never see agents)."""
+        row_trust = self._rtt_finance_trust[self.geography.row_trust]
+        capacity = self.funding.capacity()
+        self._row_capacity = None if capacity is None else np.ascontiguousarray(capacity[:, row_trust])
+        demand = self.funding.demand()
+        self._row_demand = None if demand is None else np.ascontiguousarray(demand[:, row_trust])
+
+    def _within_18w_by_trust(self) -> np.ndarray:
+        """``[rep, finance trust]`` % of each trust's RTT list within 18 weeks now (NaN: no list)."""
+        g = self.geography
+        by_trust = census.sum_rows_to_groups(self.stock, g.row_trust, len(g.trust_codes)).sum(axis=2)
+        total = by_trust.sum(axis=-1)
+        within = (by_trust * census.share_within(by_trust.shape[-1], self._now - self._last_ageing,
+                                                 18 * DAYS_PER_WEEK)).sum(axis=-1)
+        pct = np.where(total > 0, 100.0 * within / np.where(total > 0, total, 1.0), np.nan)
+        n_fin = len(self.funding.board.inputs.kind)
+        out = np.full((pct.shape[0], n_fin), np.nan)
+        out[:, self._rtt_finance_trust] = pct
+        return out
 
     def run(self) -> MetricCube:
         """Simulate to the last month end and return the batch's metrics."""
@@ -156,6 +187,13 @@ class NHSModel(mesa.Model):
         part = wd / month_wd if month_wd else 0.0
         scale = inp.national_scale * wd
         nonadmitted = (inp.nonadmitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share
+        admitted = (inp.admitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share
+        clock_starts = np.outer(inp.clock_starts_per_wd[:, m] * scale, inp.row_demand_share)
+        if self._row_capacity is not None:
+            nonadmitted = nonadmitted * self._row_capacity
+            admitted = admitted * self._row_capacity
+        if self._row_demand is not None:
+            clock_starts = clock_starts * self._row_demand
         if self.diagnostics is not None:
             nonadmitted = nonadmitted * self.diagnostics.step(m, wd, t - self._now, age)[:, self.geography.row_trust]
         if self.cancer is not None:
@@ -163,9 +201,9 @@ class NHSModel(mesa.Model):
         flow.advance(
             self.stock,
             self.acc,
-            clock_starts=np.outer(inp.clock_starts_per_wd[:, m] * scale, inp.row_demand_share),
+            clock_starts=clock_starts,
             nonadmitted_activity=nonadmitted,
-            admitted_activity=(inp.admitted_activity_per_wd[:, m] * scale)[:, None] * inp.row_capacity_share,
+            admitted_activity=admitted,
             dta_share=np.ascontiguousarray(inp.dta_share[:, m]),
             other_rate=inp.other_removals_share[:, m] * part,
             validation_rate=inp.validation_share[:, m] * part,
@@ -226,6 +264,8 @@ class NHSModel(mesa.Model):
             metrics.update(self.diagnostics.census(d, flows))
         if self.cancer is not None:
             metrics.update(self.cancer.census(flows))
+        for name in metrics:  # finance-only trusts have no patients
+            metrics[name][:, g.patient_series_end():] = np.nan
         if self.funding is not None and flows:  # the start census closes 2024/25, which is not modelled
             metrics.update(self.funding.census())
         for j, name in enumerate(self.metric_names):

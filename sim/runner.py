@@ -29,8 +29,7 @@ from sim.engine.census import sum_groups, sum_rows_to_groups
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
 from sim.scenarios.build import RowLayout, batch_inputs
-from sim.finance_plan import batch_finance, plan_finance
-from sim.scenarios.finance import AllocationBase
+from sim.finance_plan import FinancePlan, batch_finance, finance_geography, plan_finance
 from sim.service_plan import ServicePlan, build_services, plan_services
 from sim.world import World, load_world
 from sim.yamlio import LoadedDocument
@@ -52,7 +51,7 @@ class RunPlan:
             and of the trusts' % within 18 weeks against theirs (``trust_within_18w_max_abs``).
         world: the world the rows come from.
         services: the diagnostic rows and cancer calibration (None where a service is off).
-        finance: the 2025/26 ICB allocation position (None when finance is off).
+        finance: the 2025/26 allocation position and the trusts (None when finance is off).
     """
 
     scenario: Scenario
@@ -63,7 +62,7 @@ class RunPlan:
     start_errors: dict[str, float]
     world: World
     services: ServicePlan | None = None
-    finance: AllocationBase | None = None
+    finance: FinancePlan | None = None
 
     @property
     def replications(self) -> np.ndarray:
@@ -127,6 +126,7 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     demand = lists[trust_rows, spec_rows] / mean_wait_weeks(trust_counts)[trust_rows]
     geography = geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64))
     services, geography = plan_services(scenario, doc, world, geography, census_month)
+    geography = finance_geography(geography, world, scenario)
     rows = RowLayout(
         geography=geography,
         start_list=lists[trust_rows, spec_rows],
@@ -138,7 +138,7 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     if np.isfinite(trust_pct).any():
         errors["trust_within_18w_max_abs"] = float(np.nanmax(np.abs(got - trust_pct)))
     return RunPlan(scenario, calib, rows, start_rows, month_range(scenario.start, scenario.end), errors, world, services,
-                   plan_finance(scenario, doc, geography))
+                   plan_finance(scenario, doc, geography, world))
 
 
 def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +174,7 @@ def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
     rng = np.random.default_rng(np.random.SeedSequence(plan.scenario.seed, spawn_key=(int(reps[0]), 0)))
     diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, plan.months, reps,
                                    plan.rows.national_scale) if plan.services is not None else (None, None))
-    funding = batch_finance(plan.finance, plan.scenario, plan.months, reps)
+    funding = batch_finance(plan.finance, plan.scenario, plan.months, reps, plan.rows.geography.trust_codes)
     model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng, diag, cancer, funding)
     return model.run()
 

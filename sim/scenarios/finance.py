@@ -20,19 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import reference
+from sim.calendar import financial_year
 from sim.agents.funding import FinanceInputs
 from sim.config import Scenario
 from sim.scenarios.parameters import value
 
 FIRST_YEAR = "2025/26"
 BAND_PCT = 2.5  # the April 2025 letter lists only ICBs outside +/-2.5% of target
-
-
-def financial_year(month: str) -> str:
-    """``2025/26`` for any month from 2025-04 to 2026-03."""
-    year, mon = int(month[:4]), int(month[5:7])
-    start = year if mon >= 4 else year - 1
-    return f"{start}/{(start + 1) % 100:02d}"
 
 
 def _item(name: str, year: str) -> float:

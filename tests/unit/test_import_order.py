@@ -10,7 +10,7 @@ import sim
 TIERS = [
     ("sim.errors", 0), ("sim.schema_walk", 0), ("sim.yamlio", 0), ("sim.extends", 0), ("sim.csvcheck", 0),
     ("sim.distributions", 0), ("sim.schema_types", 0), ("sim.config_services", 0),
-    ("sim.config_reforms", 0), ("sim.config_finance", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
+    ("sim.config_reforms", 0), ("sim.config_finance", 0), ("sim.config_aft", 0), ("sim.config", 0), ("sim.rng", 0), ("sim.calendar", 0),
     ("sim.des_config", 0), ("sim.des_run", 9),
     ("sim.reference", 1), ("sim.start_state", 1), ("sim.trust_start", 1), ("sim.world", 1), ("sim.data", 1),
     ("sim.diagnostics_start", 1),
