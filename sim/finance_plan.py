@@ -11,6 +11,7 @@ from sim import reference
 from sim.agents.funding import BatchFinance
 from sim.calendar import financial_year
 from sim.config import Scenario, scenario_error
+from sim.errors import NO_VALUE, InputError, did_you_mean, format_key_path
 from sim.metrics import Geography
 from sim.scenarios import finance
 from sim.scenarios.finance import FIRST_YEAR, AllocationBase
@@ -51,8 +52,8 @@ def plan_finance(scenario: Scenario, doc: LoadedDocument, geography: Geography, 
     aft = scenario.policies.aft_waves
     if not cfg.enabled:
         if aft is not None and aft.enabled:
-            raise scenario_error(doc, ("policies", "aft_waves"), "enabled", "needs the trusts' finances, but "
-                                 "finance.enabled is false", "finance: {enabled: true}, or aft_waves: {enabled: false}")
+            raise scenario_error(doc, ("policies", "aft_waves"), NO_VALUE, "AFT waves need the trusts' finances, "
+                                 "but finance.enabled is false", "finance: {enabled: true}, or aft_waves: {enabled: false}")
         return None
     if financial_year(scenario.start) < FIRST_YEAR:
         raise scenario_error(doc, ("start",), scenario.start,
@@ -65,8 +66,8 @@ def plan_finance(scenario: Scenario, doc: LoadedDocument, geography: Geography, 
         raise scenario_error(doc, ("finance", "include_specialised"), cfg.include_specialised, str(err)) from None
     if not cfg.trusts.enabled:
         if aft is not None and aft.enabled:
-            raise scenario_error(doc, ("policies", "aft_waves"), "enabled", "needs the trusts' finances, but "
-                                 "finance.trusts.enabled is false",
+            raise scenario_error(doc, ("policies", "aft_waves"), NO_VALUE, "AFT waves need the trusts' finances "
+                                 "(oversight segments use deficits), but finance.trusts.enabled is false",
                                  "finance: {trusts: {enabled: true}}, or aft_waves: {enabled: false}")
         return FinancePlan(base)
     return FinancePlan(base, _trust_base(scenario, doc, world))
@@ -90,10 +91,13 @@ def _trust_base(scenario: Scenario, doc: LoadedDocument, world: World) -> TrustB
         for i, name in enumerate(names):
             try:
                 code = trust_codes_by_name(world, [name])[0]
-            except ValueError as err:
+            except ValueError:
                 key = ("policies", "aft_waves", "nominated", i) if aft.nominated is not None else ("policies", "aft_waves")
-                raise scenario_error(doc, key, name, str(err), "a trust name as NHS England lists it (sim/data/"
-                                     "ods_trusts.csv)") from None
+                file, line = doc.locate(key)
+                raise InputError(file=file, line=line, key_path=format_key_path(key, doc.data), value=name,
+                                 problem="is not an NHS trust in the run's world",
+                                 allowed="a trust name as NHS England lists it (sim/data/ods_trusts.csv)",
+                                 suggestion=did_you_mean(name, world.trust_names)) from None
             nominated[world.trust_codes.index(code)] = True
         _check_cadence(aft, n, doc)
     return TrustBase(tuple(world.trust_codes), tuple(world.trust_kind), icb, rtt_size, population_size,

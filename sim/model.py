@@ -156,7 +156,7 @@ class NHSModel(mesa.Model):
     def _within_18w_by_trust(self) -> np.ndarray:
         """``[rep, finance trust]`` % of each trust's RTT list within 18 weeks now (NaN: no list)."""
         g = self.geography
-        by_trust = census.sum_rows_to_groups(self.stock, g.row_trust, len(g.trust_codes)).sum(axis=2)
+        by_trust = census.sum_rows_to_groups(self.stock, g.row_trust, len(g.trust_codes))
         total = by_trust.sum(axis=-1)
         within = (by_trust * census.share_within(by_trust.shape[-1], self._now - self._last_ageing,
                                                  18 * DAYS_PER_WEEK)).sum(axis=-1)

@@ -203,23 +203,29 @@ def summarise(cube: MetricCube) -> pd.DataFrame:
 
     Returns:
         DataFrame with columns ``SUMMARY_COLUMNS``; label columns are pandas
-        ``str``, statistics float64 (NaN where undefined or N = 0).
+        ``str``, statistics float64 (NaN where undefined or N = 0). A metric
+        a series never carries (no finite value at any date, e.g. waiting-list
+        metrics of a finance-only trust) has no rows.
     """
     _check_cube(cube)
     series_order, metric_order, date_order = _orders(cube)
-    n_s, n_m, n_d = len(series_order), len(metric_order), len(date_order)
+    n_d = len(date_order)
     arrays = _summary_arrays(cube)
     grid = np.ix_(series_order, metric_order, date_order)
-    series_codes = np.tile(np.repeat(series_order, n_d), n_m)
+    carried = ~np.isnan(arrays["mean"][grid]).all(axis=2) | ~np.isnan(arrays["point"][grid]).all(axis=2)
+    m_idx, s_idx = np.nonzero(carried.T)  # metric-major, as rows are sorted
+    rows = np.repeat(m_idx * len(series_order) + s_idx, n_d)
+    series_codes = np.repeat(series_order[s_idx], n_d)
     columns: dict[str, Any] = {
-        "metric": _string_column(cube.metrics, np.repeat(metric_order, n_s * n_d)),
+        "metric": _string_column(cube.metrics, np.repeat(metric_order[m_idx], n_d)),
         "level": _string_column([k.level for k in cube.series], series_codes),
         "area_code": _string_column([k.area_code for k in cube.series], series_codes),
         "breakdown": _string_column([k.breakdown for k in cube.series], series_codes),
-        "date": _string_column(cube.dates, np.tile(date_order, n_m * n_s)),
+        "date": _string_column(cube.dates, np.tile(date_order, len(m_idx))),
     }
     for name in ("point", "mean", *SUMMARY_QUANTILES):
-        columns[name] = arrays[name][grid].transpose(1, 0, 2).ravel()
+        block = arrays[name][grid].transpose(1, 0, 2).reshape(-1, n_d)
+        columns[name] = block[rows[::n_d]].ravel()
     return pd.DataFrame(columns, columns=list(SUMMARY_COLUMNS))
 
 

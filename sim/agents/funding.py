@@ -146,7 +146,7 @@ class FundingAgents:
     """
 
     def __init__(self, model: mesa.Model, inputs: FinanceInputs, icb_codes: tuple[str, ...], icb_series: np.ndarray,
-                 n_series: int, months: tuple[str, ...], trusts: TrustInputs | None = None,
+                 n_series: int, months: tuple[str, ...] = (), trusts: TrustInputs | None = None,
                  trust_codes: tuple[str, ...] = (), trust_series: np.ndarray | None = None,
                  aft: AFTInputs | None = None, aft_retained: np.ndarray | None = None,
                  autonomy_pp: np.ndarray | None = None) -> None:
@@ -167,17 +167,18 @@ class FundingAgents:
     def start(self, first_year: int, within_18w) -> None:
         """Every allocation round and trust year up to the first month's, then the first month's events."""
         for k in range(first_year + 1):
-            self._april(k, month_index=12 * (k - first_year))
+            self.april(k, month_index=12 * (k - first_year))
         self._month_events(0, within_18w)
 
     def month(self, index: int, within_18w) -> None:
         """Events at the start of run month ``index`` (``within_18w``: a callable giving ``[rep, trust]`` RTT %)."""
         month = self.months[index]
         if month.endswith("-04"):
-            self._april(self.nhs_england.inputs.years.index(financial_year(month)), index)
+            self.april(self.nhs_england.inputs.years.index(financial_year(month)), index)
         self._month_events(index, within_18w)
 
-    def _april(self, k: int, month_index: int) -> None:
+    def april(self, k: int, month_index: int = 0) -> None:
+        """Financial year ``k``'s allocation round and, with trusts, their budgets (``month_index``: run month)."""
         self.nhs_england.allocate(k)
         if self.board is not None:
             alloc = np.stack([icb.allocation_gbp_m for icb in self.icbs], axis=1)

@@ -90,6 +90,12 @@ def support_path(scenario: Scenario, years: tuple[str, ...], replications: np.nd
     return out
 
 
+def state_stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """Trusts' unknown states (positions, quality, ratings) have no central value, so replication 0 draws them
+    too, from a fixed stream: the point estimate never depends on the run's seed."""
+    return stream(0 if replication == 0 else seed, replication, name)
+
+
 def _per_rep(p, scenario: Scenario, replications: np.ndarray, name: str, low: float, high: float) -> np.ndarray:
     return np.array([value(p, scenario.seed, int(r), name, low, high) for r in replications])
 
@@ -135,8 +141,8 @@ def batch_trust_inputs(scenario: Scenario, base: TrustBase, years: tuple[str, ..
     overrun = np.zeros((n_reps, n_years, n))
     prod = np.zeros((n_reps, n_years, n))
     for i, rep in enumerate(int(x) for x in r):
-        g = stream(scenario.seed, rep, "finance")
-        z[i] = g.standard_normal(n)  # trusts' positions are state, drawn for replication 0 too
+        g = state_stream(scenario.seed, rep, "finance")
+        z[i] = g.standard_normal(n)
         if rep > 0:
             overrun[i] = overrun_sd[i] * g.standard_normal((n_years, n))
             prod[i] = prod_sd[i] * g.standard_normal((n_years, n))
@@ -207,7 +213,7 @@ def batch_aft_inputs(scenario: Scenario, base: TrustBase, months: tuple[str, ...
     threshold = norm.ppf(min(cut, 1.0 - 1e-12))
     rho = cfg.cqc_quality_correlation
     for i, rep in enumerate(int(x) for x in r):
-        g = stream(scenario.seed, rep, "aft")
+        g = state_stream(scenario.seed, rep, "aft")
         quality[i] = g.standard_normal(n)
         latent = rho * quality[i] + np.sqrt(1.0 - rho ** 2) * g.standard_normal(n)
         cqc[i] = -latent <= threshold  # the best-placed trusts hold the best ratings

@@ -124,6 +124,6 @@ def test_allocations_change_each_april_after_the_march_census(tmp_path, baseline
     dates = list(cube.dates)
     march, april = dates.index("2026-03-31"), dates.index("2026-04-30")
     assert np.isnan(national[:, 0]).all()  # the start census closes 2024/25
-    np.testing.assert_allclose(national[:, 1:march + 1], plan.finance.envelope_gbp_m)  # all of 2025/26
+    np.testing.assert_allclose(national[:, 1:march + 1], plan.finance.allocation.envelope_gbp_m)  # all of 2025/26
     growth = national[:, april] / national[:, march] - 1
     assert (growth > 0.02).all() and (growth < 0.04).all()  # 3% real growth in 2026/27 (Spending Review 2025)
