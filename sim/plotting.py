@@ -66,7 +66,7 @@ _RC = {
     "savefig.facecolor": "white",
 }
 
-UNITS = ("pct", "count", "millions", "weeks", "gbp_m")
+UNITS = ("pct", "count", "millions", "weeks", "gbp_m", "index")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,13 @@ STANDARD_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("cancer_fds_pct", "Cancer: Faster Diagnosis Standard (28 days)", "% told within 28 days"),
     ChartSpec("cancer_62d_pct", "Cancer: first treatment within 62 days", "% treated within 62 days"),
     ChartSpec("cancer_31d_pct", "Cancer: treatment within 31 days of decision", "% treated within 31 days"),
+    ChartSpec("trust_surplus_gbp_m", "NHS trusts: surplus (deficit) for the year", "GBP m, 2025/26 prices",
+              reference_lines=((0.0, "breakeven"),)),
+    ChartSpec("trusts_in_balance_pct", "NHS trusts in financial balance", "% of trusts at breakeven or better"),
+    ChartSpec("deficit_support_gbp_m", "Deficit support", "GBP m a year, 2025/26 prices"),
+    ChartSpec("trust_capacity_index", "Trusts' elective capacity against the baseline trend",
+              "Index (1 = as planned)", "index"),
+    ChartSpec("aft_count", "Trusts holding Advanced Foundation Trust status", "Trusts"),
 )
 
 
@@ -111,7 +118,7 @@ STANDARD_CHARTS: tuple[ChartSpec, ...] = (
 
 def infer_units(metric: str) -> str:
     """Units from the canonical name suffix: ``_pct``, ``_weeks``, ``_gbp_m``, else a count."""
-    for suffix, units in (("_pct", "pct"), ("_weeks", "weeks"), ("_gbp_m", "gbp_m")):
+    for suffix, units in (("_pct", "pct"), ("_weeks", "weeks"), ("_gbp_m", "gbp_m"), ("_index", "index")):
         if metric.endswith(suffix):
             return units
     return "count"
@@ -131,6 +138,8 @@ def _format_value(value: float, units: str) -> str:
         return f"£{value:,.0f}m"
     if units == "weeks":
         return f"{value:g}"
+    if units == "index":
+        return f"{value:.4f}".rstrip("0").rstrip(".")
     return f"{value:,.0f}"
 
 

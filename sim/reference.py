@@ -258,7 +258,12 @@ def targets() -> pd.DataFrame:
     cols = schema("metric:code! deadline:month! threshold:number! direction:code! scope:code! "
                   "source:text note:text")
     cols[3] = Column("direction", "code", nullable=False, allowed=(">=", "<="))
-    return _load("targets.csv", cols, ("metric", "deadline", "scope"))
+    # targets.csv is the shared data as curated; targets_finance.csv adds the breakeven expectation.
+    both = pd.concat([_load(name, cols, ("metric", "deadline", "scope"))
+                      for name in ("targets.csv", "targets_finance.csv")], ignore_index=True)
+    if both.duplicated(["metric", "deadline", "scope"]).any():
+        raise ReferenceDataError("sim/data/targets_finance.csv", "repeats a target of targets.csv", None, "metric")
+    return both
 
 
 def funding() -> pd.DataFrame:

@@ -50,6 +50,8 @@ LABELS = {
     "cancer_fds_pct": "Cancer Faster Diagnosis",
     "cancer_62d_pct": "Cancer 62-day",
     "cancer_31d_pct": "Cancer 31-day",
+    "trusts_in_balance_pct": "Trusts in financial balance",
+    "systems_in_balance_pct": "Systems in financial balance",
 }
 
 

@@ -215,8 +215,11 @@ def batch_aft_inputs(scenario: Scenario, base: TrustBase, months: tuple[str, ...
     for i, rep in enumerate(int(x) for x in r):
         g = state_stream(scenario.seed, rep, "aft")
         quality[i] = g.standard_normal(n)
+        # The nominated were chosen on their record ('delivering quality care, strong finances', seed 004):
+        # their quality is drawn from the better half, and they hold a rating good enough to apply.
+        quality[i] = np.where(base.nominated, np.abs(quality[i]), quality[i])
         latent = rho * quality[i] + np.sqrt(1.0 - rho ** 2) * g.standard_normal(n)
-        cqc[i] = -latent <= threshold  # the best-placed trusts hold the best ratings
+        cqc[i] = (-latent <= threshold) | base.nominated  # the best-placed trusts hold the best ratings
         panel_u[i] = g.random((n_months, n))
         iho_u[i] = g.random((n_months, n))
     kinds = np.array([k in cfg.iho.kinds for k in base.kind])

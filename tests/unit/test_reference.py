@@ -48,7 +48,7 @@ def test_readers_return_copies_not_shared_cache():
     (ref.icb_population, 126, None),
     (ref.icb_weighted_populations, 126, None),
     (ref.icb_fair_shares, 42, "icb_name"),
-    (ref.targets, 20, None),
+    (ref.targets, 22, None),
     (ref.funding, 14, None),
     (ref.aft_wave1, 8, "trust_name"),
     (ref.specialty_shares, 23, "treatment_function_code"),
