@@ -220,8 +220,7 @@ class FundingAgents:
         covered = np.zeros(self.n_series, dtype=bool)
         for col in range(mapping.shape[1]):
             idx = mapping[:, col]
-            for i in range(values.shape[1]):
-                out[:, idx[i]] += values[:, i]
+            np.add.at(out.T, idx, values.T)  # unbuffered, in unit order for each replication
             covered[idx] = True
         return out, covered
 
