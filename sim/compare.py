@@ -67,10 +67,12 @@ DIRECTION_RULES: tuple[tuple[str, str], ...] = (
     (r"waiting_list", "lower"),          # rtt_waiting_list, diag_waiting_list and their parts
     (r"_weeks$", "lower"),               # rtt_median_weeks, rtt_p92_weeks
     (r"_(within_\d+w|fds|62d|31d)_pct$", "higher"),  # rtt_within_18w_pct and the cancer standards
+    (r"^trust_surplus_gbp_m$|_in_balance_pct$|^trust_capacity_index$", "higher"),  # money: balance, capacity
 )
 
 #: National metrics in the console table and the difference charts, in this order.
-HEADLINE_METRICS = ("rtt_within_18w_pct", "rtt_waiting_list", "diag_over_6w_pct", "cancer_fds_pct", "cancer_62d_pct")
+HEADLINE_METRICS = ("rtt_within_18w_pct", "rtt_waiting_list", "diag_over_6w_pct", "cancer_fds_pct", "cancer_62d_pct",
+                    "trust_surplus_gbp_m", "trusts_in_balance_pct", "trust_capacity_index", "aft_count")
 #: Commitment deadlines shown in the console table (DESIGN.md section 1), with the run's last month.
 COMMITMENT_MONTHS = ("2026-03", "2027-03", "2029-03")
 

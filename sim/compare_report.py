@@ -44,6 +44,8 @@ def _fmt(metric: str, value: float, signed: bool = False) -> str:
         return f"{value:{sign}.1f}" + (" pp" if signed else "%")
     if units == "weeks":
         return f"{value:{sign}.1f} wk"
+    if units == "index":
+        return f"{value:{sign}.4f}"
     return f"{value:{sign},.0f}"
 
 
