@@ -9,7 +9,10 @@ Money is in 2025/26 prices. Each April a trust:
    and specialist trusts) paid on last year's activity against plan, up to the
    ICB's affordability cap; NHS England pays specialised services directly
    when they are outside ICB allocations;
-2. receives its share of deficit support, pro rata to its 2025/26 need;
+2. receives its share of deficit support: in 2025/26 NHS England meets each
+   trust's need up to a common cap (so the headline deficit left after
+   support sits with the largest deficits), and the shares then hold as the
+   support is withdrawn;
 3. plans its spending: income + support - planned surplus. The planned
    surplus closes the 2025/26 deficit evenly by the breakeven year, recovers
    part of last year's shortfall against plan (cost improvement that slows
@@ -93,6 +96,30 @@ def pro_rata(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.where(s > 0, total[:, None] * weight / np.where(s > 0, s, 1.0), 0.0)
 
 
+def water_fill(total: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """``[rep, n]`` ``total`` ``[rep]`` covering each non-negative ``need`` up to a common cap.
+
+    Every need at or below the cap is met in full and the largest are capped, so
+    what is left uncovered sits with the largest needs. Money beyond the total
+    need is shared pro rata to need.
+    """
+    out = np.zeros_like(need, dtype=np.float64)
+    for r in range(need.shape[0]):
+        v = np.sort(need[r])[::-1]
+        if v.sum() <= total[r]:
+            out[r] = pro_rata(total[r:r + 1], need[r:r + 1])[0]
+            continue
+        # With the k largest capped at c: sum = k c + sum of the rest; find the k where c lies in [v_k, v_(k-1)].
+        rest = np.cumsum(v[::-1])[::-1]  # rest[k] = sum of v[k:]
+        for k in range(1, len(v) + 1):
+            tail = rest[k] if k < len(v) else 0.0
+            cap = (total[r] - tail) / k
+            if cap >= (v[k] if k < len(v) else 0.0):
+                break
+        out[r] = np.minimum(need[r], cap)
+    return out
+
+
 @dataclass
 class TrustYear:
     """One financial year's ledger, ``[rep, trust]`` GBP m (ICB figures ``[rep, icb]``)."""
@@ -128,6 +155,7 @@ class TrustBoard:
         self.aft_retained = np.zeros(n_reps) if aft_retained is None else aft_retained
         self.autonomy_pp = np.zeros(n_reps) if autonomy_pp is None else autonomy_pp
         self.need = np.maximum(inputs.gap_gbp_m, 0.0)
+        self.support_share = np.zeros((n_reps, n))
         self.deficit0 = np.zeros((n_reps, n))
         self.spend0 = np.ones((n_reps, n))
         self.activity = np.ones((n_reps, n))      # last year's activity against plan (variable income)
@@ -165,9 +193,12 @@ class TrustBoard:
         paid_activity = np.minimum(self.activity, 1.0 + inp.variable_cap[:, None])
         contract = contract * (1.0 - inp.variable_share + inp.variable_share * paid_activity)
         income = contract + inp.direct_gbp_m[:, k, None] * inp.direct_weight[None, :]
-        support = pro_rata(inp.support_gbp_m[:, k], self.need)
         if k == 0:
-            self.deficit0 = inp.gap_gbp_m - support
+            # NHS England meets each trust's 2025/26 need up to a common cap; the shares then hold.
+            first = water_fill(inp.support_gbp_m[:, 0], self.need)
+            self.support_share = pro_rata(np.ones(first.shape[0]), first)
+            self.deficit0 = inp.gap_gbp_m - first
+        support = inp.support_gbp_m[:, k, None] * self.support_share
         planned = (np.where(self.deficit0 > 0, -self.deficit0 * inp.glide[k], -self.deficit0)
                    + self.recovery_due + self.is_aft * self.aft_retained[:, None] * income)
         spend = income + support - planned

@@ -96,16 +96,17 @@ def test_aft_capital_arrives_after_the_light_lead_time(plan):
     _, agents = _agents(plan, reps=(0,))
     board = agents.board
     agents.april(0)
-    board.is_aft[0, :5] = True
-    board.reserves[0, :5] = 10.0  # under the GBP 100m light-process limit
+    five = np.flatnonzero(board.deficit0[0] < 0)[:5]  # trusts in surplus keep their reserves
+    board.is_aft[0, five] = True
+    board.reserves[0, five] = 10.0  # under the GBP 100m light-process limit
     agents.april(1, month_index=12)
     light = board.inputs.light_lead_months
-    before = board.capacity[0, :5].copy()
+    before = board.capacity[0, five].copy()
     board.build(12 + light - 1)
-    np.testing.assert_allclose(board.capacity[0, :5], before)
+    np.testing.assert_allclose(board.capacity[0, five], before)
     board.build(12 + light)
-    assert (board.capacity[0, :5] > before).all()
-    assert (board.year.capital[0, :5] >= 10.0).all()
+    assert (board.capacity[0, five] > before).all()
+    assert (board.year.capital[0, five] >= 10.0).all()
 
 
 def test_segments_are_quartiles_within_peer_groups_with_the_financial_override():
@@ -217,3 +218,15 @@ def test_finance_only_trusts_have_finance_but_no_patient_metrics(plan):
     national = cube.values[0, 0, cube.metric_index("trust_income_gbp_m"), at]
     trusts = [cube.series_index("trust", c) for c in g.trust_codes + g.other_trust_codes]
     assert cube.values[0, trusts, cube.metric_index("trust_income_gbp_m"), at].sum() == pytest.approx(national)
+
+
+def test_water_fill_meets_small_needs_in_full_and_caps_the_largest():
+    from sim.agents.trusts import water_fill
+
+    need = np.array([[10.0, 50.0, 5.0, 0.0, 100.0]])
+    got = water_fill(np.array([75.0]), need)
+    assert got.sum() == pytest.approx(75.0)
+    np.testing.assert_allclose(got[0, [0, 2, 3]], [10.0, 5.0, 0.0])
+    assert got[0, 1] == pytest.approx(got[0, 4]) == pytest.approx(30.0)
+    more = water_fill(np.array([330.0]), need)  # beyond the total need: pro rata
+    np.testing.assert_allclose(more[0], need[0] * 2.0)
