@@ -80,7 +80,7 @@ def pair(tmp_path):
     ("rtt_over_52w", "lower"), ("rtt_over_104w", "lower"), ("rtt_over_52w_pct", "lower"),
     ("diag_over_6w_pct", "lower"), ("rtt_median_weeks", "lower"), ("rtt_p92_weeks", "lower"),
     ("rtt_clock_starts", "none"), ("diag_tests", "none"), ("cancer_62d_patients", "none"),
-    ("trust_surplus_gbp_m", "none"),
+    ("trust_income_gbp_m", "none"), ("trust_surplus_gbp_m", "higher"), ("trusts_in_balance_pct", "higher"),
 ])
 def test_direction_of_better(metric, direction):
     assert better_direction(metric) == direction
