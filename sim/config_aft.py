@@ -38,8 +38,9 @@ class IHOConfig(_Model):
     pass_pct: Ranged(0, 100, "percent") = Field(
         _tri(30, 50, 70), description="Chance an eligible AFT passes the extra IHO assessment at a wave. Assumption.")
     budget_share_pct: Ranged(0, 100, "percent of the ICB's commissioning money") = Field(
-        25.0, description="Share of the host ICB's commissioning money moved to the IHO to hold (it passes it on to "
-        "providers; neutral for its own balance). Assumption.")
+        _tri(10, 25, 40), description="Share of the host ICB's other commissioning moved to the IHO to hold (it "
+        "passes it on to providers; neutral for its own balance). Assumption: the size of the capitated budget is not "
+        "published (docs/research/trust_finance.md).")
     demand_change_pct: Ranged(-20, 20, "percent of clock starts") = Field(
         _tri(-3, 0, 3), description="Change in RTT clock starts in the IHO's ICB once designated (care moved to "
         "neighbourhoods). Assumption centred on zero: no source measures it, so the scenario shows what it is worth.")
@@ -56,14 +57,17 @@ class AFTWaves(_Model):
     deadline: Month = Field("2035-03", description="Every provider to hold AFT status by 2035 (seed 000).")
     cadence_months: int = Field(12, ge=1, le=120, description="Months between waves. Assumption.")
     max_per_wave: Optional[int] = Field(None, ge=1, le=1000, description="Designations per wave (null: all who pass).")
-    max_segment: int = Field(2, ge=1, le=4, description="Worst NHS Oversight Framework segment eligible to apply "
-                             "(draft guide: segment 1 or 2).")
+    max_segment: int = Field(2, ge=1, le=4, description="Worst NHS Oversight Framework segment eligible to apply. "
+                             "The draft guide names the segment as a criterion; 1 or 2 is an assumption (threshold not "
+                             "seen, docs/research/trust_finance.md).")
     min_cqc: Literal["outstanding", "good", "requires_improvement"] = Field(
-        "good", description="Worst CQC overall rating eligible (draft guide: good or outstanding).")
+        "good", description="Worst CQC overall rating eligible. The draft guide names CQC ratings as a criterion; "
+        "good or outstanding is an assumption (threshold not seen).")
     cqc_ratings_pct: dict[Literal["outstanding", "good", "requires_improvement", "inadequate"],
                           float] = Field(
         default_factory=lambda: {"outstanding": 10.0, "good": 45.0, "requires_improvement": 38.0, "inadequate": 7.0},
-        description="Shares of NHS trusts by CQC overall rating (docs/research/trust_finance.md).")
+        description="Shares of NHS trusts by CQC overall rating. Assumption from 2016 trust-level and 2020 "
+        "core-service data (docs/research/trust_finance.md).")
     cqc_quality_correlation: float = Field(
         0.6, ge=0, le=0.99, description="Correlation of a trust's CQC rating with its oversight score's latent "
         "quality. Assumption.")

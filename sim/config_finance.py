@@ -77,22 +77,31 @@ class TrustFinance(_Model):
 
     enabled: StrictBool = Field(True, description="Simulate trust finances, deficit support and the money-to-capacity link.")
     provider_share_pct: Ranged(10, 95, "percent of an ICB's commissioning money") = Field(
-        _tri(55, 62, 70), description="Share of an ICB's commissioning money (allocation less running costs) paid to "
-        "NHS trusts; the rest buys primary care, prescribing, continuing care and independent-sector care.")
+        _tri(62, 70, 76), description="Share of an ICB's commissioning money (allocation less running costs) paid to "
+        "NHS trusts; the rest buys primary care, prescribing, continuing care and independent-sector care. Derived: "
+        "100% less independent sector (6.8%), primary medical care (8.8%) and other spend (15-22%, assumption) "
+        "(docs/research/trust_finance.md).")
     mental_health_share_pct: Ranged(0, 50, "percent of NHS trust income") = Field(
-        13.0, description="Mental health trusts' share of NHS trust contract income.")
+        _tri(10, 12, 13), description="Mental health trusts' share of NHS trust contract income. Derived: GBP 10.4bn "
+        "mental health against GBP 68.1bn acute (Nuffield Trust; docs/research/trust_finance.md).")
     community_share_pct: Ranged(0, 50, "percent of NHS trust income") = Field(
-        6.0, description="Community trusts' share of NHS trust contract income.")
+        _tri(4, 6, 8), description="Community trusts' share of NHS trust contract income. Assumption: no total "
+        "found (docs/research/trust_finance.md).")
     elective_variable_pct: Ranged(0, 60, "percent of income") = Field(
         _tri(12, 18, 25), description="Share of an acute or specialist trust's contract income paid per elective "
-        "activity at NHS Payment Scheme prices (the variable element of aligned payment and incentive contracts).")
+        "activity at NHS Payment Scheme prices (the variable element of aligned payment and incentive contracts). "
+        "Assumption: no source found.")
     variable_cap_pct: Ranged(0, 50, "percent above plan") = Field(
-        3.0, description="How far above plan an ICB pays for elective activity (its affordability cap).")
+        Uniform(dist="uniform", low=0, high=5), description="How far above plan an ICB pays for elective activity "
+        "(its affordability cap; activity beyond it is not paid). Mechanism sourced, size an assumption "
+        "(docs/research/trust_finance.md).")
     underlying_deficit_gbp_m: Ranged(-20_000, 20_000, "GBP m") = Field(
         2511.0, description="The providers' 2025/26 position before deficit support: GBP 2.2bn support plus the "
         "GBP 311m headline deficit after it (April 2025 letter, seed 001).")
     position_sd_pct: Ranged(0, 20, "percent of income") = Field(
-        3.0, description="Spread of trusts' underlying 2025/26 positions (sd, % of income) around the sector's.")
+        _tri(1.5, 2.5, 3.5), description="Spread of trusts' underlying 2025/26 positions (sd, % of income) around "
+        "the sector's. Derived: a sector deficit of about 1.2% of income with 65-69% of acute trusts in deficit in "
+        "2024/25 (King's Fund; docs/research/trust_finance.md).")
     breakeven_year: FinancialYear = Field(
         "2028/29", description="Trusts plan to close their 2025/26 deficit evenly by this year (medium term planning "
         "framework: 'a break-even financial position without deficit support funding by the end of this planning "
@@ -112,8 +121,10 @@ class TrustFinance(_Model):
         "non-elective demand): null means the envelope's own growth, so only money moving between trusts, deficit "
         "recovery and savings change capacity.")
     productivity_sd_pp: Ranged(0, 10, "percentage points a year") = Field(
-        1.0, description="Spread (sd) of a trust's realised productivity growth around the national trend, each "
-        "year. The national 2% is the capacity growth trend (capacity:), so it is counted once, as activity.")
+        _tri(0.5, 1.0, 2.0), description="Spread (sd) of a trust's realised productivity growth around the national "
+        "trend, each year: the persistent part of the measured 2-5 point spread, which includes data noise "
+        "(derived/assumption, docs/research/trust_finance.md). The national 2% is the capacity growth trend "
+        "(capacity:), so it is counted once, as activity.")
     running_cost_per_head_gbp: float = Field(
         18.76, ge=0, le=200, description="ICB running cost allowance per head from 2026/27 (draft blueprint, "
         "Healthcare Leader 8 May 2025; written answer), held flat in real terms (assumption).")
@@ -129,15 +140,18 @@ class CapitalConfig(_Model):
     """Capital investment in elective and diagnostic capacity, with lead times and spending cover (CDEL)."""
 
     operational_cdel_gbp_m: float = Field(
-        4857.0, ge=0, le=50_000, description="Provider capital each year, shared by trusts pro rata to income: NHS "
-        "England's 2025/26 capital limit (DHSC financial directions; sim/data/funding.csv). The baseline activity "
-        "trend already includes it, so only capital above it adds capacity.")
+        5000.0, ge=0, le=50_000, description="Provider operational capital each year, shared by trusts pro rata to "
+        "income: about GBP 5bn (assumption on the level, GBP 4.5-5.5bn; real-terms protection in the 2025 Spending "
+        "Review; docs/research/trust_finance.md). The baseline activity trend already includes it, so only capital "
+        "above it adds capacity.")
     cdel_real_growth_pct: Ranged(-20, 30, "percent a year") = Field(
         0.0, description="Real growth of that capital from 2026/27 (0: flat, the baseline's path).")
     activity_per_capital_pct: Ranged(0, 200, "percent") = Field(
-        _tri(20, 35, 60), description="Annual activity (GBP at tariff) that GBP 1 of capital adds once built, "
-        "staffed from the income it earns. Assumption (docs/research/trust_finance.md).")
-    lead_time_months: int = Field(24, ge=0, le=120, description="Months from decision to capacity (assumption).")
+        _tri(20, 40, 80), description="Annual activity (GBP at tariff) that GBP 1 of capital adds once built, "
+        "staffed from the income it earns. Derived/assumption: community diagnostic centres 40-60%, modular "
+        "theatres 60-150%, some capital goes on backlog (docs/research/trust_finance.md).")
+    lead_time_months: int = Field(18, ge=0, le=120, description="Months from decision to capacity. Assumption: "
+                                  "9-36 months, from scanners in modular rooms to new builds (docs/research/trust_finance.md).")
     light_lead_time_months: int = Field(
         12, ge=0, le=120, description="Lead time of an AFT investment under the light-process limit (seed 004: "
         "'less than GBP 100 million, the level of paperwork will be vastly reduced'; length an assumption).")
