@@ -86,6 +86,47 @@ def _national_case(quick: bool, services: bool = True) -> dict:
             "check": {"national_lists_finite_positive": ok, "metrics_checked": lists, "ok": ok}}
 
 
+def _agents_case(quick: bool) -> dict:
+    """The agent layer alone (allocations, trust years, AFT waves, census) for the medium term plan scenario."""
+    import mesa
+
+    from sim.agents.funding import FundingAgents
+    from sim.config import load_scenario
+    from sim.finance_plan import batch_finance
+    from sim.runner import plan_run
+
+    reps, end = (10, "2029-03") if quick else (200, "2035-03")
+    root = Path(__file__).resolve().parent.parent
+    scenario, doc = load_scenario(root / "configs" / "medium_term_plan.yaml",
+                                  {"replications": reps, "end": end, "diagnostics": {"enabled": False},
+                                   "cancer": {"enabled": False}})
+    plan = plan_run(scenario, doc)
+    g = plan.rows.geography
+    t0 = time.perf_counter()
+    batch = batch_finance(plan.finance, scenario, plan.months, np.arange(reps + 1), g.trust_codes)
+    agents = FundingAgents(mesa.Model(rng=np.random.default_rng(0)), batch.allocation, g.icb_codes, g.icb_to_series(),
+                           len(g.series()), plan.months, batch.trusts, batch.trust_codes,
+                           g.finance_trust_series(batch.trust_codes, batch.trusts.icb), batch.aft, batch.aft_retained,
+                           batch.autonomy_pp)
+    within = np.full((reps + 1, len(batch.trust_codes)), 60.0)
+    error = 0.0
+    agents.start(0, lambda: within)
+    for i in range(len(plan.months)):
+        if i:
+            agents.month(i, lambda: within)
+        agents.census()
+        y = agents.board.year
+        error = max(error, float(np.abs(y.income + y.support - y.expenditure - y.surplus).max()),
+                    float(np.abs(y.icb_running_costs + y.icb_trust_contracts + y.icb_iho_budgets + y.icb_other
+                                 - y.icb_allocation).max()))
+    seconds = time.perf_counter() - t0
+    years = len(plan.months) / 12.0
+    return {"seconds": seconds, "replications": reps + 1, "months": len(plan.months),
+            "seconds_per_replication_year": seconds / ((reps + 1) * years),
+            "dimensions": {"trusts": len(batch.trust_codes), "icbs": len(g.icb_codes)},
+            "check": {"money_conserved_max_abs_gbp_m": error, "ok": bool(error < 1e-6)}}
+
+
 def _bare_simpy_mmc(arrival_rate: float, service_rate: float, servers: int, n_patients: int,
                     rng: np.random.Generator) -> np.ndarray:
     """The textbook simpy M/M/c (a process per patient, a Resource request): the speed yardstick. Returns waits."""
@@ -163,6 +204,7 @@ CASES: dict[str, Callable[[bool], dict]] = {
     "national": _national_case,
     "national_rtt_only": lambda quick: _national_case(quick, services=False),
     "des": _des_case,
+    "agents": _agents_case,
 }
 
 
