@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import reference
-from sim.calendar import financial_year
 from sim.agents.funding import FinanceInputs
 from sim.config import Scenario
 from sim.scenarios.parameters import value
