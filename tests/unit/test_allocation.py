@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from sim import reference
 from sim.agents.allocation import distance_from_target_pct, pace_of_change
 from sim.agents.funding import FinanceInputs, FundingAgents
-from sim.scenarios.finance import allocation_base, financial_year
+from sim.calendar import financial_year
+from sim.scenarios.finance import allocation_base
 from sim.world import load_world
 
 
