@@ -104,10 +104,7 @@ def _agents_case(quick: bool) -> dict:
     g = plan.rows.geography
     t0 = time.perf_counter()
     batch = batch_finance(plan.finance, scenario, plan.months, np.arange(reps + 1), g.trust_codes)
-    agents = FundingAgents(mesa.Model(rng=np.random.default_rng(0)), batch.allocation, g.icb_codes, g.icb_to_series(),
-                           len(g.series()), plan.months, batch.trusts, batch.trust_codes,
-                           g.finance_trust_series(batch.trust_codes, batch.trusts.icb), batch.aft, batch.aft_retained,
-                           batch.autonomy_pp)
+    agents = FundingAgents.for_batch(mesa.Model(rng=np.random.default_rng(0)), batch, g, plan.months)
     within = np.full((reps + 1, len(batch.trust_codes)), 60.0)
     error = 0.0
     agents.start(0, lambda: within)

@@ -120,14 +120,9 @@ class NHSModel(mesa.Model):
             self._month = k + 1
 
     def _funding_agents(self, finance: BatchFinance) -> FundingAgents:
-        g = self.geography
-        series = (g.finance_trust_series(finance.trust_codes, finance.trusts.icb)
-                  if finance.trusts is not None else None)
-        agents = FundingAgents(self, finance.allocation, g.icb_codes, g.icb_to_series(), len(self.series),
-                               self.inputs.months, finance.trusts, finance.trust_codes, series, finance.aft,
-                               finance.aft_retained, finance.autonomy_pp)
+        agents = FundingAgents.for_batch(self, finance, self.geography, self.inputs.months)
         position = {c: i for i, c in enumerate(finance.trust_codes)}
-        self._rtt_finance_trust = np.array([position.get(c, -1) for c in g.trust_codes], dtype=np.int64)
+        self._rtt_finance_trust = np.array([position.get(c, -1) for c in self.geography.trust_codes], dtype=np.int64)
         return agents
 
     def _agent_calendar(self) -> None:

@@ -22,6 +22,7 @@ from sim.calendar import financial_year
 from sim.agents.aft import AFTInputs, AFTProgramme
 from sim.agents.allocation import distance_from_target_pct, pace_of_change
 from sim.agents.trusts import TrustBoard, TrustInputs
+from sim.metrics import Geography
 
 FINANCE_METRICS = ("icb_allocation_gbp_m", "icb_distance_from_target_pct")
 TRUST_METRICS = ("icb_running_costs_gbp_m", "trust_income_gbp_m", "trust_expenditure_gbp_m", "trust_surplus_gbp_m",
@@ -162,6 +163,15 @@ class FundingAgents:
         self.trust_series = trust_series
         self.aft = AFTProgramme(aft, trusts.icb) if aft is not None and trusts is not None else None
         self.metric_names = FINANCE_METRICS + (TRUST_METRICS if self.board else ()) + (AFT_METRICS if self.aft else ())
+
+    @classmethod
+    def for_batch(cls, model: mesa.Model, batch: BatchFinance, geography: Geography,
+                  months: tuple[str, ...]) -> "FundingAgents":
+        """The agents of one batch, their census laid out on ``geography``'s series."""
+        series = (geography.finance_trust_series(batch.trust_codes, batch.trusts.icb)
+                  if batch.trusts is not None else None)
+        return cls(model, batch.allocation, geography.icb_codes, geography.icb_to_series(), len(geography.series()),
+                   months, batch.trusts, batch.trust_codes, series, batch.aft, batch.aft_retained, batch.autonomy_pp)
 
     # ------------------------------------------------------------ calendar
     def start(self, first_year: int, within_18w) -> None:

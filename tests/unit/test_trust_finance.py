@@ -26,11 +26,7 @@ def plan(tmp_path_factory, baseline_yaml):
 
 def _agents(plan, reps=(0, 1, 2)):
     batch = batch_finance(plan.finance, plan.scenario, plan.months, np.array(reps), plan.rows.geography.trust_codes)
-    g = plan.rows.geography
-    series = g.finance_trust_series(batch.trust_codes, batch.trusts.icb)
-    agents = FundingAgents(mesa.Model(rng=np.random.default_rng(0)), batch.allocation, g.icb_codes, g.icb_to_series(),
-                           len(g.series()), plan.months, batch.trusts, batch.trust_codes, series, batch.aft,
-                           batch.aft_retained, batch.autonomy_pp)
+    agents = FundingAgents.for_batch(mesa.Model(rng=np.random.default_rng(0)), batch, plan.rows.geography, plan.months)
     return batch, agents
 
 
