@@ -100,6 +100,11 @@ def _trust_base(scenario: Scenario, doc: LoadedDocument, world: World) -> TrustB
                                  suggestion=did_you_mean(name, world.trust_names)) from None
             nominated[world.trust_codes.index(code)] = True
         _check_cadence(aft, n, doc)
+        if aft.first_wave < scenario.start:
+            raise scenario_error(doc, ("policies", "aft_waves", "first_wave"), aft.first_wave,
+                                 f"is before the run's start {scenario.start}: designations before the start are not "
+                                 "simulated, so the nominated trusts' wave would be lost",
+                                 f"a first_wave from {scenario.start}, or a run starting by {aft.first_wave}")
     return TrustBase(tuple(world.trust_codes), tuple(world.trust_kind), icb, rtt_size, population_size,
                      np.asarray(world.icb_population, dtype=np.float64), nominated)
 

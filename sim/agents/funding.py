@@ -176,16 +176,21 @@ class FundingAgents:
     # ------------------------------------------------------------ calendar
     def start(self, first_year: int, within_18w) -> None:
         """Every allocation round and trust year up to the first month's, then the first month's events."""
-        for k in range(first_year + 1):
-            self.april(k, month_index=12 * (k - first_year))
+        y0, m0 = int(self.months[0][:4]), int(self.months[0][5:7])
+        for k, year in enumerate(self.nhs_england.inputs.years[:first_year + 1]):
+            self.april(k, month_index=(int(year[:4]) - y0) * 12 + 4 - m0)  # that April, in run months
         self._month_events(0, within_18w)
 
     def month(self, index: int, within_18w) -> None:
-        """Events at the start of run month ``index`` (``within_18w``: a callable giving ``[rep, trust]`` RTT %)."""
+        """Events at the start of run month ``index`` (``within_18w``: a callable giving ``[rep, trust]`` RTT %).
+
+        In April the oversight segments (on last year's accounts) and any wave come first, so a trust
+        designated in April budgets as an AFT (or IHO) for the year it starts.
+        """
         month = self.months[index]
+        self._month_events(index, within_18w)
         if month.endswith("-04"):
             self.april(self.nhs_england.inputs.years.index(financial_year(month)), index)
-        self._month_events(index, within_18w)
 
     def april(self, k: int, month_index: int = 0) -> None:
         """Financial year ``k``'s allocation round and, with trusts, their budgets (``month_index``: run month)."""
@@ -204,7 +209,7 @@ class FundingAgents:
         if self.months[index][5:] in QUARTER_MONTHS or index == 0:
             year = self.board.year
             self.aft.segment_trusts(within_18w(), (year.surplus < 0) | (year.support > 0))
-            self.aft.reevaluate(index)
+        self.aft.reevaluate(index)
         if index in inp.wave_months:
             self.aft.wave(index, first=index == inp.wave_months[0])
         self.board.is_aft = self.aft.is_aft
@@ -252,7 +257,7 @@ class FundingAgents:
             total, trust_covered = self._sum(values, m)
             out[name] = total + np.where(trust_covered, 0.0, np.nan)[None, :]
         nan = np.where(trust_covered, 0.0, np.nan)[None, :]
-        weight = np.maximum(year.income, 0.0)
+        weight = np.maximum(year.income - year.pass_through, 0.0)  # an IHO's pass-through buys no capacity
         num, _ = self._sum(self.board.capacity * weight, m)
         den, _ = self._sum(weight, m)
         out["trust_capacity_index"] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) + nan

@@ -130,6 +130,7 @@ class TrustYear:
     surplus: np.ndarray
     planned_surplus: np.ndarray
     capital: np.ndarray
+    pass_through: np.ndarray
     icb_allocation: np.ndarray
     icb_running_costs: np.ndarray
     icb_trust_contracts: np.ndarray
@@ -196,7 +197,10 @@ class TrustBoard:
         if k == 0:
             # NHS England meets each trust's 2025/26 need up to a common cap; the shares then hold.
             first = water_fill(inp.support_gbp_m[:, 0], self.need)
-            self.support_share = pro_rata(np.ones(first.shape[0]), first)
+            # Later support follows the 2025/26 shares; with none in 2025/26, the need; with no need, income.
+            basis = np.where(first.sum(axis=1, keepdims=True) > 0, first,
+                             np.where(self.need.sum(axis=1, keepdims=True) > 0, self.need, 1.0))
+            self.support_share = pro_rata(np.ones(first.shape[0]), basis)
             self.deficit0 = inp.gap_gbp_m - first
         support = inp.support_gbp_m[:, k, None] * self.support_share
         planned = (np.where(self.deficit0 > 0, -self.deficit0 * inp.glide[k], -self.deficit0)
@@ -214,15 +218,17 @@ class TrustBoard:
         expenditure = spend * (1.0 + self.overrun)
         surplus = income + support - expenditure
         self.recovery_due = inp.recovery[:, None] * np.maximum(planned - surplus, 0.0)
-        self.reserves = np.maximum(self.reserves + surplus, 0.0)
-        capital = self._invest(k, income, month_index)
+        capital = self._invest(k, income, month_index)  # from reserves kept up to last year
+        # Only an AFT keeps its surplus (seed 004); a trust that loses the status loses the freedom.
+        self.reserves = np.where(self.is_aft, np.maximum(self.reserves + surplus, 0.0), 0.0)
         contracts_by_icb = self.by_icb(contract, allocation.shape[1])
         other = commissioning - contracts_by_icb
         # An IHO holds part of its ICB's other commissioning and passes it on: income and spending alike.
         pass_through = self.iho_share * np.maximum(other[:, inp.icb], 0.0)
         iho_by_icb = self.by_icb(pass_through, allocation.shape[1])
         self.year = TrustYear(income + pass_through, support, expenditure + pass_through, surplus, planned, capital,
-                              allocation.copy(), running.copy(), contracts_by_icb, iho_by_icb, other - iho_by_icb)
+                              pass_through, allocation.copy(), running.copy(), contracts_by_icb, iho_by_icb,
+                              other - iho_by_icb)
         return self.year
 
     def by_icb(self, values: np.ndarray, n_icbs: int) -> np.ndarray:
@@ -243,9 +249,11 @@ class TrustBoard:
         aft_invest = request * scale[:, None]
         self.reserves = self.reserves - aft_invest
         per_income = inp.activity_per_capital[:, None] / np.where(income > 0, income, np.inf)
-        lead = np.where(self.is_aft & (aft_invest < inp.light_limit_gbp_m), inp.light_lead_months, inp.lead_months)
-        for months in np.unique(lead):
-            inc = np.where(lead == months, (above_reference + aft_invest) * per_income, 0.0)
+        light = inp.light_lead_months if inp.light_lead_months else inp.lead_months
+        aft_lead = np.where(aft_invest < inp.light_limit_gbp_m, light, inp.lead_months)
+        for months in sorted({inp.lead_months, light}):
+            inc = np.where(months == inp.lead_months, above_reference, 0.0) + np.where(aft_lead == months, aft_invest, 0.0)
+            inc = inc * per_income
             if inc.any():
                 self.pipeline.append((month_index + int(months), inc))
         return routine + aft_invest

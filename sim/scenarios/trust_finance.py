@@ -179,8 +179,9 @@ def wave_months(cfg: AFTWaves, months: tuple[str, ...]) -> tuple[int, ...]:
     """Run-month indices of the waves: the first wave, then every ``cadence_months`` to the deadline."""
     out, m = [], cfg.first_wave
     position = {mm: i for i, mm in enumerate(months)}
-    while m <= cfg.deadline and m in position:
-        out.append(position[m])
+    while m <= min(cfg.deadline, months[-1]):
+        if m in position:
+            out.append(position[m])
         m = add_months(m, cfg.cadence_months)
     return tuple(out)
 

@@ -171,6 +171,8 @@ CASES = [
          ("need the trusts' finances", "finance: {trusts: {enabled: true}}")),
     Case("deficit_support_year_typo.yaml", "finance.deficit_support.gbp_m.2026/2027", "2026/2027:",
          ("is not a financial year", "2026/27")),
+    Case("aft_first_wave_before_start.yaml", "policies.aft_waves.first_wave", "first_wave:",
+         ("2025-01", "before the run's start 2025-04", "a first_wave from 2025-04")),
     Case("aft_deadline_before_first_wave.yaml", "policies.aft_waves.deadline", "deadline:",
          ("2026-03 is before first_wave 2027-04",)),
     Case("cancer_headroom_500.yaml", "cancer.treatment_capacity_headroom_pct", "cancer:",
