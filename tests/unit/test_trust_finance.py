@@ -226,3 +226,36 @@ def test_water_fill_meets_small_needs_in_full_and_caps_the_largest():
     assert got[0, 1] == pytest.approx(got[0, 4]) == pytest.approx(30.0)
     more = water_fill(np.array([330.0]), need)  # beyond the total need: pro rata
     np.testing.assert_allclose(more[0], need[0] * 2.0)
+
+
+def test_only_afts_keep_surplus_and_support_is_paid_in_full_even_without_any_in_2025_26(plan):
+    import dataclasses
+
+    batch, _ = _agents(plan, reps=(0,))
+    support = batch.trusts.support_gbp_m.copy()
+    support[:, 0] = 0.0
+    support[:, 1] = 900.0
+    trusts = dataclasses.replace(batch.trusts, support_gbp_m=support)
+    board = FundingAgents.for_batch(mesa.Model(rng=np.random.default_rng(0)), dataclasses.replace(batch, trusts=trusts),
+                                    plan.rows.geography, plan.months).board
+    alloc = np.repeat(batch.allocation.start_allocation_gbp_m[None, :], 1, axis=0)
+    board.april(0, alloc, 0)
+    assert (board.reserves == 0).all()  # no AFTs: nobody keeps a surplus
+    board.april(1, alloc, 12)
+    assert board.year.support.sum() == pytest.approx(900.0)
+
+
+def test_ordinary_capital_of_an_aft_keeps_the_standard_lead_time(plan):
+    import dataclasses
+
+    batch, _ = _agents(plan, reps=(0,))
+    trusts = dataclasses.replace(batch.trusts, cdel_gbp_m=batch.trusts.cdel_gbp_m * 1.5)  # capital above the trend
+    board = FundingAgents.for_batch(mesa.Model(rng=np.random.default_rng(0)), dataclasses.replace(batch, trusts=trusts),
+                                    plan.rows.geography, plan.months).board
+    alloc = batch.allocation.start_allocation_gbp_m[None, :]
+    board.april(0, alloc, 0)
+    board.pipeline = []
+    board.is_aft[0, :3] = True  # AFTs with no reserves invest nothing of their own
+    board.april(1, alloc, 12)
+    arrivals = {at for at, inc in board.pipeline if inc[0, :3].any()}
+    assert arrivals == {12 + board.inputs.lead_months}
