@@ -16,7 +16,7 @@ from sim.metrics import Geography
 from sim.scenarios import finance
 from sim.scenarios.finance import FIRST_YEAR, AllocationBase
 from sim.scenarios.trust_finance import (TrustBase, batch_aft_inputs, batch_trust_inputs, support_path,
-                                         waves_to_deadline)
+                                         wave_dates)
 from sim.world import World, trust_codes_by_name
 from sim.yamlio import LoadedDocument
 
@@ -111,7 +111,7 @@ def _trust_base(scenario: Scenario, doc: LoadedDocument, world: World) -> TrustB
 
 def _check_cadence(aft, n_trusts: int, doc: LoadedDocument) -> None:
     """A cadence and wave size that cannot designate every provider by the deadline is refused."""
-    waves = waves_to_deadline(aft)
+    waves = len(wave_dates(aft))
     if aft.max_per_wave is not None and waves * aft.max_per_wave < n_trusts:
         raise scenario_error(
             doc, ("policies", "aft_waves", "max_per_wave"), aft.max_per_wave,

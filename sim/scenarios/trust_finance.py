@@ -175,24 +175,19 @@ def batch_trust_inputs(scenario: Scenario, base: TrustBase, years: tuple[str, ..
         light_limit_gbp_m=cap.light_process_limit_gbp_m, aft_cover_gbp_m=cap.aft_cdel_cover_gbp_m)
 
 
-def wave_months(cfg: AFTWaves, months: tuple[str, ...]) -> tuple[int, ...]:
-    """Run-month indices of the waves: the first wave, then every ``cadence_months`` to the deadline."""
+def wave_dates(cfg: AFTWaves) -> list[str]:
+    """Months of the waves: the first wave, then every ``cadence_months`` to the deadline."""
     out, m = [], cfg.first_wave
-    position = {mm: i for i, mm in enumerate(months)}
-    while m <= min(cfg.deadline, months[-1]):
-        if m in position:
-            out.append(position[m])
-        m = add_months(m, cfg.cadence_months)
-    return tuple(out)
-
-
-def waves_to_deadline(cfg: AFTWaves) -> int:
-    """Waves from the first to the deadline, whatever the run's length."""
-    n, m = 0, cfg.first_wave
     while m <= cfg.deadline:
-        n += 1
+        out.append(m)
         m = add_months(m, cfg.cadence_months)
-    return n
+    return out
+
+
+def wave_months(cfg: AFTWaves, months: tuple[str, ...]) -> tuple[int, ...]:
+    """Run-month indices of the waves that fall inside the run."""
+    position = {mm: i for i, mm in enumerate(months)}
+    return tuple(position[m] for m in wave_dates(cfg) if m in position)
 
 
 def batch_aft_inputs(scenario: Scenario, base: TrustBase, months: tuple[str, ...], replications: np.ndarray,

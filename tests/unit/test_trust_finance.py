@@ -11,7 +11,7 @@ from sim.agents.funding import FundingAgents
 from sim.config import load_scenario
 from sim.finance_plan import batch_finance, finance_years
 from sim.runner import plan_run, run_batch
-from sim.scenarios.trust_finance import glide, wave_months, waves_to_deadline
+from sim.scenarios.trust_finance import glide, wave_dates, wave_months
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_wave_months_follow_the_cadence_to_the_deadline(plan):
     cfg = plan.scenario.policies.aft_waves
     months = wave_months(cfg, plan.months)
     assert [plan.months[i] for i in months] == ["2026-04", "2027-04", "2028-04", "2029-04", "2030-04"]
-    assert waves_to_deadline(cfg) == 9  # 2026-04 .. 2034-04
+    assert len(wave_dates(cfg)) == 9  # 2026-04 .. 2034-04
 
 
 def test_finance_results_do_not_depend_on_the_batch(plan):
