@@ -77,6 +77,19 @@ class MetricCube:
     def series_index(self, level: str, area_code: str, breakdown: str = "all") -> int:
         return self.series.index(SeriesKey(level, area_code, breakdown))
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    def take(self, series: slice | np.ndarray | list[int], metric: int | None = None) -> np.ndarray:
+        """``values[:, series]``, or ``values[:, series, metric]`` if one is given.
+
+        The one read the outputs make, so a cube stored on disk
+        (:class:`sim.cube_store.DiskCube`) serves them the same way.
+        """
+        block = self.values[:, series]
+        return block if metric is None else block[:, :, metric]
+
     @staticmethod
     def concat(cubes: list["MetricCube"]) -> "MetricCube":
         """Join batches along axis 0, ordered by replication index.

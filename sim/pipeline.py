@@ -30,12 +30,12 @@ from sim.config import CalibrationParams, RunHeader, Scenario, blame_command_lin
 from sim.errors import InputError
 from sim.engine.cancer import N_DAYS as CANCER_DAYS
 from sim.engine.flow import N_STAGES
-from sim.metrics import MetricCube
 from sim.plotting import provenance_text, standard_plots
 from sim.report import commitments, commitments_table
-from sim.results import RunWriter, evaluate_targets, summarise, trajectories_table
+from sim.cube_store import CubeLabels, CubeStore
+from sim.results import TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets, summarise, trajectory_tables
 from sim.yamlio import LoadedDocument
-from sim.runner import RunPlan, default_jobs, plan_run, run_plan
+from sim.runner import RunPlan, default_jobs, iter_batches, plan_batches, plan_run, run_batch
 
 
 def resolved_yaml(scenario: Scenario) -> str:
@@ -83,7 +83,7 @@ def observed_history() -> dict[str, pd.Series]:
     return out
 
 
-def dimensions(plan: RunPlan, cube: MetricCube) -> dict[str, int]:
+def dimensions(plan: RunPlan, cube: Cube) -> dict[str, int]:
     g = plan.rows.geography
     dims = {"trusts": len(g.trust_codes), "specialties": len(g.specialty_codes), "rows": g.n_rows,
             "stages": N_STAGES, "wait_bins": int(plan.start_rows.shape[-1]), "months": len(plan.months),
@@ -117,7 +117,7 @@ def services_manifest(plan: RunPlan) -> dict:
     return out
 
 
-def write_result_files(writer: RunWriter, cube: MetricCube, resolved: str,
+def write_result_files(writer: RunWriter, cube: Cube, resolved: str,
                        keep_levels: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write the files every run folder holds, whatever the engine; return the summary and targets tables.
 
@@ -127,7 +127,8 @@ def write_result_files(writer: RunWriter, cube: MetricCube, resolved: str,
     """
     summary = summarise(cube)
     targets = evaluate_targets(cube, commitments(cube))
-    writer.write_parquet("trajectories.parquet", trajectories_table(cube, keep_levels=tuple(keep_levels)))
+    writer.write_parquet("trajectories.parquet", trajectory_tables(cube, keep_levels=tuple(keep_levels)),
+                         schema=TRAJECTORY_SCHEMA)
     writer.write_csv("summary.csv", summary)
     writer.write_csv("targets.csv", targets)
     writer.write_text("scenario.resolved.yaml", resolved)
@@ -155,9 +156,12 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     resolved, now, run_id, run_dir = run_identity(scenario, out_dir)
     jobs = jobs or default_jobs()
     console = Console(stderr=True, quiet=quiet)
-    with RunWriter(run_dir, overwrite=overwrite) as writer:
+    with RunWriter(run_dir, overwrite=overwrite) as writer, CubeStoreSlot() as slot:
         t1 = time.perf_counter()
-        cube = _simulate(plan, jobs, batch_size, console, quiet)
+        work = plan_batches(plan, jobs, batch_size)
+        cube = with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", len(plan.replications),
+                             lambda done: simulate_to_disk(plan, work, jobs, writer.scratch_folder(), slot, done),
+                             console, quiet)
         timings["simulate_seconds"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         # --keep adds levels to the file's keep_levels (README: "also keep"), never drops England.
@@ -184,13 +188,39 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     return final
 
 
-def _simulate(plan: RunPlan, jobs: int, batch_size: int | None, console: Console, quiet: bool) -> MetricCube:
-    return with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", len(plan.replications),
-                         lambda done: run_plan(plan, jobs=jobs, batch_size=batch_size, progress=done), console, quiet)
+class CubeStoreSlot:
+    """Holds the run's :class:`CubeStore` once the first batch has said what the cube looks like; closes it."""
+
+    def __init__(self) -> None:
+        self.store: CubeStore | None = None
+
+    def __enter__(self) -> "CubeStoreSlot":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
-def with_progress(description: str, total: int, simulate: Callable[[Callable[[int], None] | None], MetricCube],
-                  console: Console, quiet: bool) -> MetricCube:
+def simulate_to_disk(plan: RunPlan, work: list[np.ndarray], jobs: int, folder: Path, slot: CubeStoreSlot,
+                     progress: Callable[[int], None] | None) -> Cube:
+    """Simulate ``work`` and stream each finished batch into the store in ``folder``; return the stored cube.
+
+    Memory holds a batch at a time, never the whole run (issue 6).
+    """
+    for reps, batch in iter_batches(plan, run_batch, work, jobs):
+        if slot.store is None:
+            slot.store = CubeStore(folder, CubeLabels(batch.series, batch.metrics, batch.dates,
+                                                      len(plan.replications)))
+        slot.store.write(batch)
+        if progress:
+            progress(len(reps))
+    assert slot.store is not None, "a run has at least replication 0"
+    return slot.store.reader()
+
+
+def with_progress(description: str, total: int, simulate: Callable[[Callable[[int], None] | None], Cube],
+                  console: Console, quiet: bool) -> Cube:
     """Run ``simulate(progress)`` under a progress bar of replications (none when quiet)."""
     if quiet:
         return simulate(None)

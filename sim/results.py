@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sim.cube_store import DiskCube
 from sim.metrics import LEVELS, MetricCube, SeriesKey
 from sim.run_folder import (  # noqa: F401  re-exported: callers import the run folder from here
     INCOMPLETE_NAME,
@@ -62,6 +63,9 @@ TRAJECTORY_SCHEMA = pa.schema([
 # Cells (replications x series x metrics x dates) summarised per chunk: bounds the
 # sort's temporaries to ~100 MB whatever the cube size.
 _CHUNK_CELLS = 1 << 23
+
+# Outputs read a cube through ``take`` only: in memory, or stored on disk by a streamed run.
+Cube = MetricCube | DiskCube
 _DEADLINE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _TARGET_TEXT_RE = re.compile(r"^\s*([a-z0-9_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*@\s*(\d{4}-\d{2})\s*$")
 
@@ -75,7 +79,7 @@ def _series_sort_key(key: SeriesKey) -> tuple:
     return (rank, key.level, key.area_code, key.breakdown != "all", key.breakdown)
 
 
-def _check_cube(cube: MetricCube) -> None:
+def _check_cube(cube: Cube) -> None:
     if len(set(cube.series)) != len(cube.series):
         raise ValueError("cube has a duplicate series key")
     if len(set(cube.metrics)) != len(cube.metrics):
@@ -87,7 +91,7 @@ def _check_cube(cube: MetricCube) -> None:
         raise ValueError("cube replications must be unique and >= 0")
 
 
-def _orders(cube: MetricCube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _orders(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index orders (series, metric, date) that every output is sorted by."""
     series = np.array(sorted(range(len(cube.series)), key=lambda i: _series_sort_key(cube.series[i])), dtype=np.intp)
     metrics = np.argsort(np.array(cube.metrics, dtype=object), kind="stable").astype(np.intp)
@@ -95,7 +99,7 @@ def _orders(cube: MetricCube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return series, metrics, dates
 
 
-def _replication_rows(cube: MetricCube) -> tuple[int | None, np.ndarray | slice]:
+def _replication_rows(cube: Cube) -> tuple[int | None, np.ndarray | slice]:
     """Axis-0 position of replication 0 (or None) and a selector for 1..N."""
     reps = np.asarray(cube.replications)
     zero = np.flatnonzero(reps == 0)
@@ -161,24 +165,26 @@ def mc_statistics(rows: np.ndarray, quantiles: dict[str, float]) -> dict[str, np
     return stats
 
 
-def _summary_arrays(cube: MetricCube) -> dict[str, np.ndarray]:
+def _summary_arrays(cube: Cube) -> dict[str, np.ndarray]:
     """point, mean and quantiles as arrays ``[series, metric, date]``."""
-    _, n_series, n_metrics, n_dates = cube.values.shape
+    n_reps, n_series, n_metrics, n_dates = cube.shape
     zero, mc = _replication_rows(cube)
     shape = (n_series, n_metrics, n_dates)
     names = ("point", "mean", *SUMMARY_QUANTILES)
     out = {name: np.full(shape, np.nan) for name in names}
-    if zero is not None:
-        out["point"][...] = cube.values[zero]
-    n_mc = len(range(*mc.indices(cube.values.shape[0]))) if isinstance(mc, slice) else len(mc)
-    if n_mc == 0 or n_series == 0:
+    n_mc = len(range(*mc.indices(n_reps))) if isinstance(mc, slice) else len(mc)
+    if n_series == 0:
         return out
-    step = max(1, _CHUNK_CELLS // max(1, n_mc * n_metrics * n_dates))
+    step = max(1, _CHUNK_CELLS // max(1, n_reps * n_metrics * n_dates))
     for s0 in range(0, n_series, step):
         s1 = min(n_series, s0 + step)
-        # Indexed per chunk so a non-contiguous replication set never copies the whole cube;
-        # replications last and contiguous because sorting short contiguous rows is fastest.
-        rows = np.ascontiguousarray(cube.values[mc, s0:s1].reshape(n_mc, -1).T)
+        block = cube.take(slice(s0, s1))
+        if zero is not None:
+            out["point"][s0:s1] = block[zero]
+        if n_mc == 0:
+            continue
+        # Replications last and contiguous because sorting short contiguous rows is fastest.
+        rows = np.ascontiguousarray(block[mc].reshape(n_mc, -1).T)
         stats = mc_statistics(rows, SUMMARY_QUANTILES)
         for name, arr in stats.items():
             out[name][s0:s1] = arr.reshape(s1 - s0, n_metrics, n_dates)
@@ -190,7 +196,7 @@ def _string_column(labels: Sequence[str], codes: np.ndarray) -> pd.api.extension
     return pd.array(list(labels), dtype="str").take(codes)
 
 
-def summarise(cube: MetricCube) -> pd.DataFrame:
+def summarise(cube: Cube) -> pd.DataFrame:
     """One row per metric, series and date with the point estimate and the spread.
 
     Rows are sorted by metric name, level (national, region, icb, trust), area
@@ -307,7 +313,7 @@ class Target:
         return np.minimum(self.threshold, baseline - self.improvement_pp)
 
 
-def _resolve_target(cube: MetricCube, target: Target) -> tuple[list[int], int] | str:
+def _resolve_target(cube: Cube, target: Target) -> tuple[list[int], int] | str:
     """Series positions and date position a target reads, or why it cannot be evaluated."""
     if target.metric not in cube.metrics:
         return f"metric {target.metric} is not in the results"
@@ -324,7 +330,7 @@ def _resolve_target(cube: MetricCube, target: Target) -> tuple[list[int], int] |
     return [i for _, i in keys], date_pos[0]
 
 
-def unevaluable_targets(cube: MetricCube, targets: Iterable[Target]) -> list[tuple[Target, str]]:
+def unevaluable_targets(cube: Cube, targets: Iterable[Target]) -> list[tuple[Target, str]]:
     """Targets that ``evaluate_targets`` skips, each with the reason.
 
     A target is skipped when its deadline is outside the cube's months, its
@@ -338,7 +344,7 @@ def unevaluable_targets(cube: MetricCube, targets: Iterable[Target]) -> list[tup
     return out
 
 
-def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFrame:
+def evaluate_targets(cube: Cube, targets: Iterable[Target]) -> pd.DataFrame:
     """Value and probability of meeting each commitment at its deadline.
 
     Rows follow the order of ``targets``; a ``'*'`` target expands to one row
@@ -363,7 +369,8 @@ def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFram
                            f"({target.level} {target.area_code}): {resolved}")
             continue
         series_idx, date_idx = resolved
-        values = cube.values[:, series_idx, cube.metric_index(target.metric), date_idx]
+        block = cube.take(series_idx, cube.metric_index(target.metric))
+        values = block[:, :, date_idx]
         thresholds = np.full(values.shape, target.threshold)
         if target.improvement_from is not None:
             dates = [d[:7] for d in cube.dates]
@@ -371,7 +378,7 @@ def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFram
                 skipped.append(f"{target.metric}@{target.deadline}: improvement baseline {target.improvement_from} "
                                "is outside the run")
                 continue
-            base = cube.values[:, series_idx, cube.metric_index(target.metric), dates.index(target.improvement_from)]
+            base = block[:, :, dates.index(target.improvement_from)]
             thresholds = target.thresholds_for(base)
         rows.extend(_target_rows(cube, target, series_idx, values, thresholds, zero, mc))
     if skipped:
@@ -380,7 +387,7 @@ def evaluate_targets(cube: MetricCube, targets: Iterable[Target]) -> pd.DataFram
     return frame.astype({c: "float64" for c in ("threshold", "point", "p10", "p50", "p90", "probability_met")})
 
 
-def _target_rows(cube: MetricCube, target: Target, series_idx: list[int], values: np.ndarray,
+def _target_rows(cube: Cube, target: Target, series_idx: list[int], values: np.ndarray,
                  thresholds: np.ndarray, zero: int | None, mc: np.ndarray | slice) -> list[dict[str, Any]]:
     """Rows for one resolved target; ``values`` and ``thresholds`` are ``[replication, area]``.
 
@@ -407,56 +414,69 @@ def _target_rows(cube: MetricCube, target: Target, series_idx: list[int], values
 # --------------------------------------------------------------------------- trajectories
 
 
-def _dictionary(labels: Sequence[str], inner: int, outer: int) -> pa.DictionaryArray:
+def _dictionary(labels: Sequence[str], dictionary: np.ndarray, inner: int, outer: int) -> pa.DictionaryArray:
     """``labels`` (one per block, in row order) each repeated ``inner`` times, all tiled ``outer`` times.
 
-    Codes are built per block and only then expanded, as int32, so no
-    row-length int64 temporaries are made.
+    Codes index ``dictionary`` (sorted) and are built per block, then expanded
+    as int32, so no row-length int64 temporaries are made.
     """
-    dictionary, codes = np.unique(np.array(labels, dtype=object), return_inverse=True)
-    rows = np.tile(np.repeat(codes.astype(np.int32), inner), outer)
+    codes = np.searchsorted(dictionary, np.array(labels, dtype=object)).astype(np.int32)
+    rows = np.tile(np.repeat(codes, inner), outer)
     return pa.DictionaryArray.from_arrays(
         pa.array(rows, type=pa.int32()), pa.array([str(v) for v in dictionary], type=pa.string()))
 
 
-def trajectories_table(
-    cube: MetricCube,
+def trajectory_tables(
+    cube: Cube,
     keep_levels: Sequence[str] = ("national", "region", "icb"),
     *,
     keep_breakdowns: bool = False,
-) -> pa.Table:
-    """Every replication of the kept series in long format.
+) -> Iterator[pa.Table]:
+    """Every replication of the kept series in long format, one table per metric.
 
     Rows are ordered by metric, series (as in ``summarise``), replication and
     date. Only breakdown ``all`` is kept unless ``keep_breakdowns`` (DESIGN.md
     section 6: breakdown rows go to summary.csv only unless a run asks).
-    Dictionaries hold the labels present, sorted.
+    Every table's dictionaries hold all the labels kept, sorted, so the tables
+    join into one (``trajectories_table``) or stream into one file.
 
-    Returns:
-        Table with schema ``TRAJECTORY_SCHEMA``.
+    Yields:
+        Tables with schema ``TRAJECTORY_SCHEMA`` (none when nothing is kept).
     """
     _check_cube(cube)
     series_order, metric_order, date_order = _orders(cube)
     series_order = np.array([s for s in series_order if cube.series[s].level in keep_levels
                              and (keep_breakdowns or cube.series[s].breakdown == "all")], dtype=np.intp)
     rep_order = np.argsort(np.asarray(cube.replications), kind="stable")
-    n_r, n_s, n_m, n_d = len(rep_order), len(series_order), len(metric_order), len(date_order)
-
-    # Filled one metric at a time so the only full-size temporary is the output itself.
-    value = np.empty((n_m, n_s, n_r, n_d), dtype=np.float64)
-    for i, m in enumerate(metric_order):
-        block = cube.values[:, series_order, m][rep_order][:, :, date_order]
-        value[i] = block.transpose(1, 0, 2)
+    n_r, n_s, n_d = len(rep_order), len(series_order), len(date_order)
+    if n_s == 0:
+        return
     kept = [cube.series[s] for s in series_order]
-    replication = np.asarray(cube.replications)[rep_order].astype(np.int32)
-    columns = [
-        pa.array(np.tile(np.repeat(replication, n_d), n_m * n_s), type=pa.int32()),
-        pa.array([cube.dates[d] for d in date_order], type=pa.string()).take(
-            pa.array(np.tile(np.arange(n_d, dtype=np.int32), n_m * n_s * n_r))),
-        _dictionary([k.level for k in kept], n_r * n_d, n_m),
-        _dictionary([k.area_code for k in kept], n_r * n_d, n_m),
-        _dictionary([k.breakdown for k in kept], n_r * n_d, n_m),
-        _dictionary([cube.metrics[m] for m in metric_order], n_s * n_r * n_d, 1),
-        pa.array(value.reshape(-1), type=pa.float64()),
-    ]
-    return pa.Table.from_arrays(columns, schema=TRAJECTORY_SCHEMA)
+    labels = {name: [getattr(k, name) for k in kept] for name in ("level", "area_code", "breakdown")}
+    dictionaries = {name: np.unique(np.array(v, dtype=object)) for name, v in labels.items()}
+    metric_names = np.unique(np.array(cube.metrics, dtype=object))
+    replication = pa.array(np.tile(np.repeat(np.asarray(cube.replications)[rep_order].astype(np.int32), n_d), n_s),
+                           type=pa.int32())
+    date = pa.array([cube.dates[d] for d in date_order], type=pa.string()).take(
+        pa.array(np.tile(np.arange(n_d, dtype=np.int32), n_s * n_r)))
+    for m in metric_order:
+        value = cube.take(series_order, int(m))[rep_order][:, :, date_order].transpose(1, 0, 2)
+        columns = [
+            replication,
+            date,
+            *(_dictionary(labels[name], dictionaries[name], n_r * n_d, 1) for name in ("level", "area_code", "breakdown")),
+            _dictionary([cube.metrics[m]], metric_names, n_s * n_r * n_d, 1),
+            pa.array(value.reshape(-1), type=pa.float64()),
+        ]
+        yield pa.Table.from_arrays(columns, schema=TRAJECTORY_SCHEMA)
+
+
+def trajectories_table(
+    cube: Cube,
+    keep_levels: Sequence[str] = ("national", "region", "icb"),
+    *,
+    keep_breakdowns: bool = False,
+) -> pa.Table:
+    """All of :func:`trajectory_tables` as one table (for cubes that fit in memory)."""
+    tables = list(trajectory_tables(cube, keep_levels, keep_breakdowns=keep_breakdowns))
+    return pa.concat_tables(tables) if tables else TRAJECTORY_SCHEMA.empty_table()

@@ -15,7 +15,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +41,7 @@ PARQUET_OPTIONS: dict[str, Any] = {
 MANIFEST_NAME = "manifest.json"
 INCOMPLETE_NAME = "INCOMPLETE"
 STAGING_SUFFIX = ".incomplete"
+SCRATCH_NAME = "scratch"
 
 _HASH_BLOCK = 1 << 20
 
@@ -136,6 +137,24 @@ def write_csv_to(handle: IO[bytes], df: pd.DataFrame) -> None:
     pa_csv.write_csv(table, handle, write_options=pa_csv.WriteOptions(include_header=False, quoting_style=style))
 
 
+def write_parquet_to(handle: IO[bytes], tables: pa.Table | Iterable[pa.Table], schema: pa.Schema | None = None) -> None:
+    """Write ``tables`` (one, or a stream sharing a schema) as one parquet file with ``PARQUET_OPTIONS``."""
+    if isinstance(tables, pa.Table):
+        tables = [tables]
+    options = dict(PARQUET_OPTIONS)
+    row_group_size = options.pop("row_group_size")
+    writer = None
+    for table in tables:
+        if writer is None:
+            writer = pq.ParquetWriter(handle, table.schema, **options)
+        writer.write_table(table, row_group_size=row_group_size)
+    if writer is None:
+        if schema is None:
+            raise ValueError("no tables to write and no schema for an empty file")
+        writer = pq.ParquetWriter(handle, schema, **options)
+    writer.close()
+
+
 class RunWriter:
     """Builds a run folder in ``<run_dir>.incomplete/`` and renames it into place.
 
@@ -204,9 +223,25 @@ class RunWriter:
         """Write a DataFrame as UTF-8 CSV (see ``write_csv_to``)."""
         atomic_write(self.path_for(name), lambda handle: write_csv_to(handle, df))
 
-    def write_parquet(self, name: str, table: pa.Table) -> None:
-        """Write a Table with the fixed ``PARQUET_OPTIONS`` (deterministic bytes)."""
-        atomic_write(self.path_for(name), lambda handle: pq.write_table(table, handle, **PARQUET_OPTIONS))
+    def write_parquet(self, name: str, tables: pa.Table | Iterable[pa.Table], schema: pa.Schema | None = None) -> None:
+        """Write a Table, or a stream of tables with one schema, with the fixed ``PARQUET_OPTIONS``.
+
+        Each streamed table is written and released before the next is made,
+        so the file can be far larger than memory; bytes are deterministic.
+        ``schema`` is needed when the stream may be empty.
+        """
+        atomic_write(self.path_for(name), lambda handle: write_parquet_to(handle, tables, schema))
+
+    def scratch_folder(self) -> Path:
+        """A folder inside the staging folder for work files (e.g. the streamed cube).
+
+        It survives an interruption with the rest of the staging folder, so a
+        run can resume from it; ``finish`` deletes it before the manifest.
+        """
+        self._require_open()
+        path = self.staging_dir / SCRATCH_NAME
+        path.mkdir(exist_ok=True)
+        return path
 
     # -- ending
 
@@ -228,6 +263,7 @@ class RunWriter:
         self._require_open()
         if "files" in manifest:
             raise ValueError("manifest must not contain 'files': finish() adds the file hashes")
+        shutil.rmtree(self.staging_dir / SCRATCH_NAME, ignore_errors=True)
         files = {rel: sha256_file(self.staging_dir / rel)
                  for rel in _relative_files(self.staging_dir) if rel != INCOMPLETE_NAME}
         text = json.dumps({**manifest, "files": files}, sort_keys=True, indent=2, allow_nan=False) + "\n"

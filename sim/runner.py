@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from sim.world import World, load_world
 from sim.yamlio import LoadedDocument
 
 MAX_BATCH = 64
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,11 @@ def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
     return model.run()
 
 
-def batches(n_replications: int, batch_size: int) -> list[np.ndarray]:
-    """Contiguous ranges of replication indices 0..n_replications-1."""
-    return [np.arange(a, min(a + batch_size, n_replications), dtype=np.int64)
-            for a in range(0, n_replications, batch_size)]
+def batches(replications: int | np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Contiguous ranges of ``replications`` (a count n meaning 0..n-1, or sorted indices), at most ``batch_size`` long."""
+    todo = np.arange(replications, dtype=np.int64) if isinstance(replications, int) else np.asarray(replications)
+    runs = np.split(todo, np.flatnonzero(np.diff(todo) != 1) + 1)
+    return [run[i:i + batch_size] for run in runs if run.size for i in range(0, run.size, batch_size)]
 
 
 def default_batch_size(n_replications: int, jobs: int) -> int:
@@ -222,7 +224,7 @@ def default_jobs() -> int:
 
 def run_plan(plan: RunPlan, jobs: int | None = None, batch_size: int | None = None,
              progress: Callable[[int], None] | None = None) -> MetricCube:
-    """Simulate every replication of a plan and return the joined cube.
+    """Simulate every replication of a plan and return the joined cube (for runs that fit in memory).
 
     Args:
         plan: from :func:`plan_run`.
@@ -231,43 +233,61 @@ def run_plan(plan: RunPlan, jobs: int | None = None, batch_size: int | None = No
         progress: called with the number of replications just finished.
     """
     jobs = jobs or default_jobs()
-    n = len(plan.replications)
-    size = batch_size or plan.scenario.batch_size or default_batch_size(n, jobs)
-    warm_up()
-    return map_batches(plan, run_batch, batches(n, size), jobs, progress)
+    return map_batches(plan, run_batch, plan_batches(plan, jobs, batch_size), jobs, progress)
+
+
+def plan_batches(plan: RunPlan, jobs: int, batch_size: int | None = None,
+                 skip: np.ndarray | None = None) -> list[np.ndarray]:
+    """The batches of a run: every replication not in ``skip``, in contiguous ranges."""
+    size = batch_size or plan.scenario.batch_size or default_batch_size(len(plan.replications), jobs)
+    return batches(plan.replications if skip is None else np.setdiff1d(plan.replications, skip), size)
 
 
 def map_batches(plan: object, batch: Callable[[object, np.ndarray], MetricCube], work: list[np.ndarray], jobs: int,
                 progress: Callable[[int], None] | None = None) -> MetricCube:
-    """Run ``batch(plan, replications)`` for every batch in ``work``, in this process or on a fork pool.
+    """All of :func:`iter_batches` joined into one cube by replication index."""
+    cubes = []
+    for reps, cube in iter_batches(plan, batch, work, jobs):
+        cubes.append(cube)
+        if progress:
+            progress(len(reps))
+    return MetricCube.concat(cubes)
 
-    The one executor of every kind of run (flow model, patient-level DES): batches finish
-    in any order and the cubes are joined by replication index, so results never depend
-    on ``jobs``. Ctrl-C ends the workers at once.
+
+def iter_batches(plan: object, batch: Callable[[object, np.ndarray], R], work: list[np.ndarray], jobs: int,
+                 executor: str = "local", address: str | None = None) -> Iterator[tuple[np.ndarray, R]]:
+    """Run ``batch(plan, replications)`` for every batch in ``work``; yield each result as it finishes.
+
+    The one executor of every kind of run (flow model, patient-level DES).
+    ``executor``: ``local`` (this process when ``jobs`` is 1, else a fork
+    pool of ``jobs`` workers) or ``dask`` (a LocalCluster, or the cluster at
+    ``address``). Batches finish in any order; callers place results by
+    replication index, so results never depend on the executor. Ctrl-C ends
+    local workers at once.
     """
-    cubes: list[MetricCube] = []
+    if executor == "dask":
+        from sim.dask_executor import dask_map
+
+        yield from dask_map(plan, batch, work, address)
+        return
+    warm_up()
     if jobs == 1 or len(work) == 1:
         for reps in work:
-            cubes.append(batch(plan, reps))
-            if progress:
-                progress(len(reps))
-        return MetricCube.concat(cubes)
+            yield reps, batch(plan, reps)
+        return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context,
                              initializer=_init_worker, initargs=(plan, batch)) as pool:
-        pending = {pool.submit(_run_in_worker, reps): len(reps) for reps in work}
+        pending = {pool.submit(_run_in_worker, reps): reps for reps in work}
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    cubes.append(fut.result())
-                    finished = pending.pop(fut)
-                    if progress:
-                        progress(finished)
+                    reps = pending.pop(fut)
+                    yield reps, fut.result()
         except BaseException:
             _stop_now(pool)
             raise
-    return MetricCube.concat(cubes)
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:

@@ -1,0 +1,196 @@
+"""A run's metric cube on disk, filled batch by batch, so memory does not grow with replications.
+
+Batches arrive in any order; each is written where its replications belong
+in one scratch file laid out ``[series, metric, replication, date]`` (float64),
+so every (series, metric) block of every replication is one contiguous run:
+the summary reads whole series blocks, the trajectories one metric at a time,
+each with a few large reads. A finished batch is recorded in ``done`` only
+after its bytes are on disk, which is what lets an interrupted run resume.
+
+:class:`DiskCube` reads it back with the same interface the outputs use on an
+in-memory :class:`sim.metrics.MetricCube` (``take``), so summary, targets and
+trajectories have one code path whatever the cube's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.metrics import MetricCube, SeriesKey
+
+VALUES_NAME = "cube.f64"
+LABELS_NAME = "cube.json"
+DONE_NAME = "done"
+_ITEM = 8  # float64
+
+
+@dataclass(frozen=True)
+class CubeLabels:
+    """What each axis of the stored cube holds; replications are 0..n-1 in order."""
+
+    series: tuple[SeriesKey, ...]
+    metrics: tuple[str, ...]
+    dates: tuple[str, ...]
+    n_replications: int
+
+    def to_json(self) -> str:
+        return json.dumps({"series": [[k.level, k.area_code, k.breakdown] for k in self.series],
+                           "metrics": list(self.metrics), "dates": list(self.dates),
+                           "n_replications": self.n_replications}, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> "CubeLabels":
+        raw = json.loads(text)
+        return CubeLabels(tuple(SeriesKey(*k) for k in raw["series"]), tuple(raw["metrics"]), tuple(raw["dates"]),
+                          int(raw["n_replications"]))
+
+
+def _pread_into(fd: int, out: np.ndarray, offset: int) -> None:
+    view = memoryview(out).cast("B")
+    got = 0
+    while got < len(view):
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if n == 0:
+            raise OSError(f"the stored cube ended early at byte {offset + got}")
+        got += n
+
+
+def _pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
+    view = memoryview(np.ascontiguousarray(data)).cast("B")
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], offset + done)
+
+
+class CubeStore:
+    """The scratch folder holding one run's cube while batches arrive.
+
+    Args:
+        folder: where ``cube.f64``, ``cube.json`` and ``done`` live (created).
+        labels: the cube's axes; the values file is allocated to its full size.
+    """
+
+    def __init__(self, folder: Path, labels: CubeLabels) -> None:
+        self.folder = Path(folder)
+        self.labels = labels
+        self.folder.mkdir(parents=True, exist_ok=True)
+        labels_path = self.folder / LABELS_NAME
+        if labels_path.exists():
+            if CubeLabels.from_json(labels_path.read_text(encoding="utf-8")) != labels:
+                raise ValueError(f"{labels_path} describes a different cube; the stored batches cannot be reused")
+        else:
+            labels_path.write_text(labels.to_json(), encoding="utf-8")
+        self._fd = os.open(self.folder / VALUES_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        os.ftruncate(self._fd, self._block_bytes * len(labels.series) * len(labels.metrics))
+
+    @property
+    def _block_bytes(self) -> int:
+        """Bytes of one (series, metric) block: every replication x date."""
+        return self.labels.n_replications * len(self.labels.dates) * _ITEM
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "CubeStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, cube: MetricCube) -> None:
+        """Store one batch's replications, then record them as done (after fsync)."""
+        labels = self.labels
+        if (cube.series, cube.metrics, cube.dates) != (labels.series, labels.metrics, labels.dates):
+            raise ValueError("a batch's series, metrics or dates differ from the stored cube's")
+        reps = np.asarray(cube.replications, dtype=np.int64)
+        order = np.argsort(reps, kind="stable")
+        reps = reps[order]
+        if reps.size and (reps[0] < 0 or reps[-1] >= labels.n_replications or np.any(np.diff(reps) == 0)):
+            raise ValueError(f"batch replications {reps.tolist()[:5]}... are outside 0..{labels.n_replications - 1}"
+                             " or repeated")
+        n_d = len(labels.dates)
+        # [series, metric, replication, date]: each (series, metric) run of replications is contiguous on disk.
+        blocks = np.ascontiguousarray(cube.values[order].transpose(1, 2, 0, 3))
+        position = 0
+        for a, b in _runs(reps):
+            part = blocks[:, :, position:position + (b - a)]
+            for block, chunk in enumerate(part.reshape(-1, b - a, n_d)):
+                _pwrite_all(self._fd, chunk, block * self._block_bytes + a * n_d * _ITEM)
+            position += b - a
+        os.fsync(self._fd)
+        with open(self.folder / DONE_NAME, "a", encoding="utf-8") as handle:
+            handle.write("".join(f"{a} {b}\n" for a, b in _runs(reps)))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def completed(self) -> np.ndarray:
+        """Replications already stored (sorted)."""
+        path = self.folder / DONE_NAME
+        if not path.exists():
+            return np.zeros(0, dtype=np.int64)
+        done: set[int] = set()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 2:  # a line cut short by a crash is simply not done
+                done.update(range(int(parts[0]), int(parts[1])))
+        return np.array(sorted(done), dtype=np.int64)
+
+    def reader(self) -> "DiskCube":
+        """The stored cube, once every replication is in."""
+        missing = self.labels.n_replications - len(self.completed())
+        if missing:
+            raise ValueError(f"{missing} replications are not stored yet")
+        return DiskCube(self._fd, self.labels)
+
+
+class DiskCube:
+    """Read access to a stored cube with the interface of :class:`MetricCube` (no ``values``)."""
+
+    def __init__(self, fd: int, labels: CubeLabels) -> None:
+        self._fd = fd
+        self.series = labels.series
+        self.metrics = labels.metrics
+        self.dates = labels.dates
+        self.replications = np.arange(labels.n_replications, dtype=np.int64)
+        self.shape = (labels.n_replications, len(labels.series), len(labels.metrics), len(labels.dates))
+
+    def metric_index(self, name: str) -> int:
+        return self.metrics.index(name)
+
+    def series_index(self, level: str, area_code: str, breakdown: str = "all") -> int:
+        return self.series.index(SeriesKey(level, area_code, breakdown))
+
+    def take(self, series: slice | np.ndarray | list[int], metric: int | None = None) -> np.ndarray:
+        """``values[:, series]`` (``[rep, s, metric, date]``), or ``values[:, series, metric]`` if one is given."""
+        n_r, n_s, n_m, n_d = self.shape
+        idx = np.arange(n_s)[series] if isinstance(series, slice) else np.asarray(series, dtype=np.intp)
+        block = n_r * n_d * _ITEM
+        if metric is None:
+            out = np.empty((len(idx), n_m, n_r, n_d))
+            position = 0
+            for a, b in _runs(idx):
+                _pread_into(self._fd, out[position:position + b - a], a * n_m * block)
+                position += b - a
+            return out.transpose(2, 0, 1, 3)
+        out = np.empty((len(idx), n_r, n_d))
+        for j, s in enumerate(idx):
+            _pread_into(self._fd, out[j], (int(s) * n_m + metric) * block)
+        return out.transpose(1, 0, 2)
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of consecutive values, keeping the given order (which need not be sorted)."""
+    runs: list[tuple[int, int]] = []
+    for i in indices.tolist():
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
