@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sim.cube_store import DONE_NAME, CubeLabels, CubeStore
+from sim.cube_store import DONE_NAME, VALUES_NAME, CubeLabels, CubeStore
 from sim.metrics import MetricCube
 from sim.results import Target, evaluate_targets, summarise, trajectories_table, trajectory_tables
 from sim.run_folder import write_parquet_to
@@ -86,6 +86,17 @@ def test_completed_records_only_whole_lines_and_reader_waits_for_every_replicati
         assert store.completed().tolist() == [0, 9, 10, 11, 12]
 
 
+def test_verification_drops_a_batch_whose_bytes_changed(tmp_path):
+    cube = random_cube()
+    with stored(tmp_path, cube, BATCHES_OUT_OF_ORDER) as store:
+        assert store.completed(verify=True).tolist() == list(range(13))
+        with open(store.folder / VALUES_NAME, "r+b") as handle:
+            handle.seek(8 * len(DATES) * 6)  # first block, replication 6: inside the batch 5..8
+            handle.write(b"\0" * 8)
+        assert store.completed(verify=True).tolist() == [0, 1, 2, 3, 4, 9, 10, 11, 12]
+        assert store.completed().tolist() == list(range(13))
+
+
 def test_reopening_keeps_earlier_batches_and_refuses_another_cube(tmp_path):
     cube = random_cube()
     stored(tmp_path, cube, BATCHES_OUT_OF_ORDER[:2]).close()
@@ -103,8 +114,10 @@ def test_a_batch_outside_the_store_is_refused(tmp_path):
     cube = random_cube()
     with stored(tmp_path, cube, []) as store:
         bigger = random_cube(n_reps=14)
-        with pytest.raises(ValueError, match="outside"):
+        with pytest.raises(ValueError, match="not a contiguous range"):
             store.write(part(bigger, np.array([13])))
+        with pytest.raises(ValueError, match="not a contiguous range"):
+            store.write(part(cube, np.array([1, 3])))
         other = MetricCube(cube.values[:1, :, ::-1], cube.replications[:1], cube.series, cube.metrics[::-1], cube.dates)
         with pytest.raises(ValueError, match="differ"):
             store.write(other)
