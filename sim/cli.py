@@ -84,9 +84,16 @@ def main() -> None:
 @click.option("--end", help="Last simulated month YYYY-MM (overrides the file).")
 @click.option("--keep", multiple=True, type=click.Choice(["national", "region", "icb", "trust"]),
               help="Levels whose every replication goes to trajectories.parquet (repeatable).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where batches run: this machine's processes, or Dask (docs/SCALING.md).")
+@click.option("--address", metavar="tcp://HOST:PORT",
+              help="A running Dask scheduler (with --executor dask; default: start a local cluster).")
 @_output_options
-def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, overwrite, quiet) -> None:
+def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, executor, address, overwrite,
+        quiet) -> None:
     """Run a scenario and write its results folder."""
+    if address and executor != "dask":
+        raise click.UsageError("--address needs --executor dask")
     with _Guard():
         from sim.config import load_scenario
 
@@ -95,7 +102,8 @@ def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, 
         from sim.pipeline import execute_run
 
         result = execute_run(scenario_file, overrides, out_dir=out_dir, jobs=jobs, batch_size=batch_size,
-                             keep=list(keep) or None, overwrite=overwrite, quiet=quiet)
+                             keep=list(keep) or None, overwrite=overwrite, quiet=quiet, executor=executor,
+                             address=address)
         if not quiet:
             click.echo(f"results: {result}")
 

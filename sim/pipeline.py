@@ -25,11 +25,13 @@ from ruamel.yaml import YAML
 
 import sim
 from sim import reference
+from sim.calendar import parse_month
 from sim.calibration import OBSERVED_COLUMN, calibrate, write_calibration
 from sim.config import CalibrationParams, RunHeader, Scenario, blame_command_line, load_scenario
 from sim.errors import InputError
 from sim.engine.cancer import N_DAYS as CANCER_DAYS
 from sim.engine.flow import N_STAGES
+from sim.model import month_end_times
 from sim.plotting import provenance_text, standard_plots
 from sim.report import commitments, commitments_table
 from sim.cube_store import CubeLabels, CubeStore
@@ -87,6 +89,7 @@ def dimensions(plan: RunPlan, cube: Cube) -> dict[str, int]:
     g = plan.rows.geography
     dims = {"trusts": len(g.trust_codes), "specialties": len(g.specialty_codes), "rows": g.n_rows,
             "stages": N_STAGES, "wait_bins": int(plan.start_rows.shape[-1]), "months": len(plan.months),
+            "weeks": simulated_days(plan.months) // 7,
             "replications": int(len(cube.replications)), "series": len(cube.series), "metrics": len(cube.metrics)}
     services = plan.services
     if services is not None and services.diagnostics is not None:
@@ -96,6 +99,11 @@ def dimensions(plan: RunPlan, cube: Cube) -> dict[str, int]:
     if services is not None and services.cancer_enabled:
         dims.update(cancer_trusts=len(services.cancer.trust_codes), cancer_day_bins=CANCER_DAYS)
     return dims
+
+
+def simulated_days(months: Sequence[str]) -> int:
+    """Days from the first simulated month's first day to the end of the last month."""
+    return month_end_times(dt.date(*parse_month(months[0]), 1), tuple(months))[-1]
 
 
 def services_manifest(plan: RunPlan) -> dict:
@@ -143,8 +151,11 @@ def platform_info() -> dict[str, object]:
 
 def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = None, jobs: int | None = None,
                 batch_size: int | None = None, keep: list[str] | None = None, overwrite: bool = False,
-                quiet: bool = False) -> Path:
-    """Run a scenario file to a finished results folder; return the folder."""
+                quiet: bool = False, executor: str = "local", address: str | None = None) -> Path:
+    """Run a scenario file to a finished results folder; return the folder.
+
+    ``executor``/``address``: where batches run (:func:`sim.runner.iter_batches`).
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scenario, doc = load_scenario(scenario_file, overrides)
@@ -160,7 +171,8 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
         t1 = time.perf_counter()
         work = plan_batches(plan, jobs, batch_size)
         cube = with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", len(plan.replications),
-                             lambda done: simulate_to_disk(plan, work, jobs, writer.scratch_folder(), slot, done),
+                             lambda done: simulate_to_disk(plan, work, jobs, writer.scratch_folder(), slot, done,
+                                                           executor, address),
                              console, quiet)
         timings["simulate_seconds"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -173,7 +185,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
                            observed=observed_history())
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
-            **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings),
+            **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings, executor, address),
             "calibration": {"name": plan.calibration.name, "fit_first_month": plan.calibration.fit_first_month,
                             "fit_last_month": plan.calibration.fit_last_month, "fit_rmse": plan.calibration.fit},
             "start_state_reconstruction_error": {k: float(v) for k, v in plan.start_errors.items()},
@@ -203,12 +215,13 @@ class CubeStoreSlot:
 
 
 def simulate_to_disk(plan: RunPlan, work: list[np.ndarray], jobs: int, folder: Path, slot: CubeStoreSlot,
-                     progress: Callable[[int], None] | None) -> Cube:
+                     progress: Callable[[int], None] | None, executor: str = "local",
+                     address: str | None = None) -> Cube:
     """Simulate ``work`` and stream each finished batch into the store in ``folder``; return the stored cube.
 
     Memory holds a batch at a time, never the whole run (issue 6).
     """
-    for reps, batch in iter_batches(plan, run_batch, work, jobs):
+    for reps, batch in iter_batches(plan, run_batch, work, jobs, executor, address):
         if slot.store is None:
             slot.store = CubeStore(folder, CubeLabels(batch.series, batch.metrics, batch.dates,
                                                       len(plan.replications)))
@@ -240,7 +253,7 @@ def run_identity(scenario: RunHeader, out_dir: Path | None) -> tuple[str, dt.dat
 
 
 def run_manifest(scenario: RunHeader, doc: LoadedDocument, scenario_file: Path, run_id: str, now: dt.datetime,
-                 jobs: int, timings: dict[str, float]) -> dict:
+                 jobs: int, timings: dict[str, float], executor: str = "local", address: str | None = None) -> dict:
     """The manifest entries every run has (a flow-model run or a DES run adds its own)."""
     return {
         "sim_version": sim.__version__,
@@ -252,7 +265,8 @@ def run_manifest(scenario: RunHeader, doc: LoadedDocument, scenario_file: Path, 
         "scenario_files": list(doc.files),
         "seed": scenario.seed,
         "replications": scenario.replications,
-        "executor": "serial" if jobs == 1 else "process-pool",
+        "executor": "dask" if executor == "dask" else "serial" if jobs == 1 else "process-pool",
+        **({"dask_scheduler": address or "local cluster"} if executor == "dask" else {}),
         "jobs": jobs,
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "platform": platform_info(),

@@ -48,49 +48,56 @@ N_ACC = 6
 
 
 @njit(cache=True, inline="always")
-def _share_in_order(stock, weight, order, activity, removed):
+def _share_in_order(stock, weight, order, activity, emptied, tail):
     """The priority sharing of :func:`sim.engine.flow._share_activity` in one pass.
 
     With bins visited in decreasing ``weight`` (``order``), the bins that end
     up emptied are a leading run of that order: the first ``j`` such that the
     rest, sharing what is left in proportion to ``stock * weight``, empties
-    none of its occupied bins. Cumulative sums make that one sweep instead of
-    a pass per saturated bin (exponential in-turn weights saturate many).
+    none of its occupied bins. Suffix sums make that one sweep instead of a
+    pass per saturated bin (exponential in-turn weights saturate many).
+
+    The weight of the rest is summed from the lightest bin up (``tail``), never
+    by subtracting emptied bins from the total: steep in-turn weights span more
+    than float64's 16 digits between neighbouring weeks, and the subtraction
+    would leave rounding noise larger than what remains.
+
+    Marks the emptied bins in ``emptied`` and returns the scale ``k`` of the
+    rest (removals ``stock * k * weight``); -1 when every bin is emptied.
     """
     n = stock.shape[0]
     total = 0.0
-    weighted = 0.0
     for b in range(n):
-        removed[b] = 0.0
+        emptied[b] = False
         total += stock[b]
-        weighted += stock[b] * weight[b]
     if activity <= 0.0 or total <= 0.0:
-        return
+        return 0.0
     if activity >= total:
-        for b in range(n):
-            removed[b] = stock[b]
-        return
+        return -1.0
+    running = 0.0
+    for j in range(n - 1, -1, -1):
+        b = order[j]
+        running += stock[b] * weight[b]
+        tail[j] = running
     taken = 0.0
     for j in range(n):
         b = order[j]
         if stock[b] <= 0.0:
             continue
-        k = (activity - taken) / weighted if weighted > 0.0 else 0.0
+        k = (activity - taken) / tail[j] if tail[j] > 0.0 else 0.0
         if k * weight[b] < 1.0:
-            for m in range(j, n):
-                c = order[m]
-                removed[c] = stock[c] * k * weight[c]
-            return
-        removed[b] = stock[b]
+            return k
+        emptied[b] = True
         taken += stock[b]
-        weighted -= stock[b] * weight[b]
+    return 0.0
 
 
 @njit(cache=True)
 def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, age, acc, done_step):
     n_reps, n_rows, n_sources, n_bins = stock.shape
     n = n_sources * n_bins
-    removed = np.empty(n)
+    emptied = np.empty(n, dtype=np.bool_)
+    tail = np.empty(n)
     for r in range(n_reps):
         for i in range(n_rows):
             flat = stock[r, i].reshape(n)
@@ -98,23 +105,26 @@ def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, a
                 flat[s * n_bins] += requests[r, i, s]
                 acc[r, i, ACC_REQUESTS + s] += requests[r, i, s]
             g = row_weight[i]
-            _share_in_order(flat, weight[g], order[g], list_capacity[r, i], removed)
+            w = weight[g]
+            k = _share_in_order(flat, w, order[g], list_capacity[r, i], emptied, tail)
+            # One sweep per source: tests taken (all of an emptied bin, else its share), then ageing.
             for s in range(n_sources):
+                base = s * n_bins
                 done = 0.0
+                carry = 0.0
                 for b in range(n_bins):
-                    k = s * n_bins + b
-                    take = min(removed[k], flat[k])
-                    flat[k] -= take
+                    x = np.float64(flat[base + b])
+                    take = x if (k < 0.0 or emptied[base + b]) else x * k * w[base + b]
                     done += take
+                    if age:
+                        flat[base + b] = carry
+                        carry = x - take
+                    else:
+                        flat[base + b] = x - take
+                if age:
+                    flat[base + n_bins - 1] += carry  # the open last bin keeps its own
                 acc[r, i, ACC_TESTS + s] += done
                 done_step[r, i, s] = done
-            if age:
-                for s in range(n_sources):
-                    base = s * n_bins
-                    flat[base + n_bins - 1] += flat[base + n_bins - 2]
-                    for b in range(n_bins - 2, 0, -1):
-                        flat[base + b] = flat[base + b - 1]
-                    flat[base] = 0.0
 
 
 def in_turn_hazard(in_turn_per_week: float, n_bins: int) -> np.ndarray:

@@ -162,6 +162,53 @@ def _other_and_age(row, total, weighted, other_rate, validation_rate, validation
     return gone
 
 
+@njit(cache=True, inline="always")
+def _row_slow(s_n, s_a, h_n, h_a, hmax_n, hmax_a, act_n, act_a, dta, other_rate, validation_rate,
+              validation_min_bin, other_profile, age, level, removed, acc_row):
+    """One row, pass by pass, with exact sharing where a bin would saturate (the rare path)."""
+    _removals_by_priority(s_n, h_n, hmax_n, act_n, level, removed)
+    done, total_n, other_n = _take(s_n, removed, other_profile, s_a, dta)
+    acc_row[ACC_DECISIONS_TO_ADMIT] += done * dta
+    acc_row[ACC_STOPS_NONADMITTED] += done * (1.0 - dta)
+    _removals_by_priority(s_a, h_a, hmax_a, act_a, level, removed)
+    done, total_a, other_a = _take(s_a, removed, other_profile, level, 0.0)
+    acc_row[ACC_STOPS_ADMITTED] += done
+    acc_row[ACC_OTHER_REMOVALS] += (
+        _other_and_age(s_n, total_n, other_n, other_rate, validation_rate, validation_min_bin, other_profile, age)
+        + _other_and_age(s_a, total_a, other_a, other_rate, validation_rate, validation_min_bin, other_profile, age)
+    )
+
+
+@njit(cache=True, inline="always")
+def _scale(activity, total, weight, hazard_max):
+    """Removal scale k (removals = stock * k * hazard), 0 when nothing moves, -1 when a bin would saturate."""
+    if activity <= 0.0 or total <= 0.0 or weight <= 0.0:
+        return 0.0
+    k = min(activity, total) / weight
+    return k if k * hazard_max < 1.0 else -1.0
+
+
+@njit(cache=True, inline="always")
+def _shift_out(row, x, frac_k, other_profile, validation_rate, validation_min_bin, age):
+    """Write ``x`` less its other removals into ``row``, aged by a week if ``age``; returns what left."""
+    n_bins = row.shape[0]
+    gone = 0.0
+    if age:
+        row[0] = 0.0
+    for b in range(n_bins):
+        f = frac_k * other_profile[b] + (validation_rate if b >= validation_min_bin else 0.0)
+        f = min(f, 1.0)
+        gone += x[b] * f
+        kept = x[b] * (1.0 - f)
+        if not age:
+            row[b] = kept
+        elif b < n_bins - 1:
+            row[b + 1] = kept
+        else:
+            row[b] += kept  # the open last bin keeps its own and receives the one below
+    return gone
+
+
 @njit(cache=True)
 def _advance_kernel(
     stock,
@@ -177,38 +224,80 @@ def _advance_kernel(
     age,
     acc,
 ):
+    """Two sweeps per row: sums, then every flow of the sub-step applied at once.
+
+    With no saturated bin each flow is a per-bin factor, so the totals every
+    later flow needs (after activity, after the admitted stage receives its
+    decisions to admit) follow from sums over the untouched row; the second
+    sweep applies them all and ages. A row where a bin would saturate takes
+    the pass-by-pass path instead.
+    """
     n_reps, n_rows, _, n_bins = stock.shape
     removed = np.empty(n_bins)
     level = np.empty(n_bins)
+    x_n = np.empty(n_bins)
+    x_a = np.empty(n_bins)
     for r in range(n_reps):
         h_n = hazard[r, NONADMITTED]
         h_a = hazard[r, ADMITTED]
         hmax_n = h_n.max()
         hmax_a = h_a.max()
         dta = dta_share[r]
+        o_rate = other_rate[r]
+        v_rate = validation_rate[r]
         for i in range(n_rows):
             s_n = stock[r, i, NONADMITTED]
             s_a = stock[r, i, ADMITTED]
-            acc[r, i, ACC_CLOCK_STARTS] += clock_starts[r, i]
-            s_n[0] += clock_starts[r, i]
+            acc_row = acc[r, i]
+            starts = clock_starts[r, i]
+            acc_row[ACC_CLOCK_STARTS] += starts
+            s_n[0] += starts
+            act_n = nonadmitted_activity[r, i]
+            act_a = admitted_activity[r, i]
 
-            # Non-admitted activity: clock stops, and decisions to admit moving to the
-            # admitted stage (clock still running).
-            _removals_by_priority(s_n, h_n, hmax_n, nonadmitted_activity[r, i], level, removed)
-            done, total_n, other_n = _take(s_n, removed, other_profile, s_a, dta)
-            acc[r, i, ACC_DECISIONS_TO_ADMIT] += done * dta
-            acc[r, i, ACC_STOPS_NONADMITTED] += done * (1.0 - dta)
+            total_n = weight_n = p_n = ph_n = 0.0
+            total_a = weight_a = p_a = ph_a = cross = p_cross = 0.0
+            for b in range(n_bins):
+                n = np.float64(s_n[b])
+                a = np.float64(s_a[b])
+                hn = n * h_n[b]
+                total_n += n
+                weight_n += hn
+                p_n += n * other_profile[b]
+                ph_n += hn * other_profile[b]
+                total_a += a
+                weight_a += a * h_a[b]
+                p_a += a * other_profile[b]
+                ph_a += a * h_a[b] * other_profile[b]
+                cross += hn * h_a[b]
+                p_cross += hn * h_a[b] * other_profile[b]
 
-            # Admitted activity (theatre capacity): admitted clock stops.
-            _removals_by_priority(s_a, h_a, hmax_a, admitted_activity[r, i], level, removed)
-            done, total_a, other_a = _take(s_a, removed, other_profile, level, 0.0)
-            acc[r, i, ACC_STOPS_ADMITTED] += done
+            k_n = _scale(act_n, total_n, weight_n, hmax_n)
+            moved = dta * max(k_n, 0.0)
+            k_a = _scale(act_a, total_a + moved * weight_n, weight_a + moved * cross, hmax_a)
+            if k_n < 0.0 or k_a < 0.0:
+                _row_slow(s_n, s_a, h_n, h_a, hmax_n, hmax_a, act_n, act_a, dta, o_rate, v_rate,
+                          validation_min_bin, other_profile, age, level, removed, acc_row)
+                continue
 
-            acc[r, i, ACC_OTHER_REMOVALS] += (
-                _other_and_age(s_n, total_n, other_n, other_rate[r], validation_rate[r], validation_min_bin,
-                               other_profile, age)
-                + _other_and_age(s_a, total_a, other_a, other_rate[r], validation_rate[r], validation_min_bin,
-                                 other_profile, age)
+            done_n = k_n * weight_n
+            done_a = k_a * (weight_a + moved * cross)
+            acc_row[ACC_DECISIONS_TO_ADMIT] += done_n * dta
+            acc_row[ACC_STOPS_NONADMITTED] += done_n * (1.0 - dta)
+            acc_row[ACC_STOPS_ADMITTED] += done_a
+            left_n = total_n - done_n
+            left_a = total_a + moved * weight_n - done_a
+            wp_n = p_n - k_n * ph_n
+            wp_a = p_a + moved * ph_n - k_a * (ph_a + moved * p_cross)
+            for b in range(n_bins):
+                n = np.float64(s_n[b])
+                x_n[b] = n * (1.0 - k_n * h_n[b])
+                x_a[b] = (s_a[b] + moved * h_n[b] * n) * (1.0 - k_a * h_a[b])
+            frac_n = o_rate * left_n / wp_n if wp_n > 0.0 else 0.0
+            frac_a = o_rate * left_a / wp_a if wp_a > 0.0 else 0.0
+            acc_row[ACC_OTHER_REMOVALS] += (
+                _shift_out(s_n, x_n, frac_n, other_profile, v_rate, validation_min_bin, age)
+                + _shift_out(s_a, x_a, frac_a, other_profile, v_rate, validation_min_bin, age)
             )
 
 

@@ -17,9 +17,10 @@ def test_replay_of_the_fit_window_matches_the_published_series(name):
     cube = replay(obs, months[0], months[-1], calib.priority, calib.admitted_share_of_list,
                   long_wait_thresholds(reference.targets(), months))
     errors = fit_errors(cube, obs)
-    # The recorded fit statistics are what the file says...
+    # The recorded fit statistics are what the file says (to the float32 state's precision:
+    # a kernel that sums in another order moves them in the fifth digit)...
     for metric, value in calib.fit.items():
-        assert errors[metric] == pytest.approx(value, rel=1e-6), metric
+        assert errors[metric] == pytest.approx(value, rel=1e-4), metric
     # ...and they are good: % within 18 weeks within a point, median within half a week,
     # the list (replayed from observed flows) within half a percent, 52-week waits within 25%.
     assert errors["rtt_within_18w_pct"] < 1.0
