@@ -77,8 +77,10 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @_run_options
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), metavar="RUN",
+              help="Finish an interrupted run (its folder, with or without .incomplete), reusing its stored batches.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), help="Replications per batch (default: automatic).")
 @click.option("--start", help="First simulated month YYYY-MM (overrides the file).")
 @click.option("--end", help="Last simulated month YYYY-MM (overrides the file).")
@@ -89,11 +91,27 @@ def main() -> None:
 @click.option("--address", metavar="tcp://HOST:PORT",
               help="A running Dask scheduler (with --executor dask; default: start a local cluster).")
 @_output_options
-def run(scenario_file, reps, seed, out_dir, jobs, batch_size, start, end, keep, executor, address, overwrite,
-        quiet) -> None:
-    """Run a scenario and write its results folder."""
+def run(scenario_file, reps, seed, out_dir, jobs, resume_dir, batch_size, start, end, keep, executor, address,
+        overwrite, quiet) -> None:
+    """Run a scenario and write its results folder (or finish an interrupted one with --resume RUN)."""
     if address and executor != "dask":
         raise click.UsageError("--address needs --executor dask")
+    if resume_dir is not None:
+        fixed = {"SCENARIO_FILE": scenario_file, "--reps": reps, "--seed": seed, "--out": out_dir,
+                 "--batch-size": batch_size, "--start": start, "--end": end, "--keep": keep or None,
+                 "--overwrite": overwrite or None}
+        given = [name for name, value in fixed.items() if value is not None]
+        if given:
+            raise click.UsageError(f"--resume finishes the run as it was started; drop {', '.join(given)}")
+        with _Guard():
+            from sim.pipeline import resume_run
+
+            result = resume_run(resume_dir, jobs=jobs, quiet=quiet, executor=executor, address=address)
+            if not quiet:
+                click.echo(f"results: {result}")
+        return
+    if scenario_file is None:
+        raise click.UsageError("give a SCENARIO_FILE to run, or --resume RUN to finish an interrupted run")
     with _Guard():
         from sim.config import load_scenario
 

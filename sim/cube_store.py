@@ -94,6 +94,14 @@ class CubeStore:
         self._fd = os.open(self.folder / VALUES_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         os.ftruncate(self._fd, self._block_bytes * len(labels.series) * len(labels.metrics))
 
+    @classmethod
+    def reopen(cls, folder: Path) -> "CubeStore | None":
+        """The store an interrupted run left in ``folder``, or None if it never stored a batch."""
+        labels_path = Path(folder) / LABELS_NAME
+        if not labels_path.is_file():
+            return None
+        return cls(folder, CubeLabels.from_json(labels_path.read_text(encoding="utf-8")))
+
     @property
     def _block_bytes(self) -> int:
         """Bytes of one (series, metric) block: every replication x date."""

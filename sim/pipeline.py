@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import platform
 import subprocess
 import time
@@ -35,7 +36,9 @@ from sim.model import month_end_times
 from sim.plotting import provenance_text, standard_plots
 from sim.report import commitments, commitments_table
 from sim.cube_store import CubeLabels, CubeStore
-from sim.results import TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets, summarise, trajectory_tables
+from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets,
+                         summarise, trajectory_tables)
+from sim.run_folder import SCRATCH_NAME
 from sim.yamlio import LoadedDocument
 from sim.runner import RunPlan, default_jobs, iter_batches, plan_batches, plan_run, run_batch
 
@@ -149,36 +152,96 @@ def platform_info() -> dict[str, object]:
             "cpus": default_jobs()}
 
 
-def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = None, jobs: int | None = None,
-                batch_size: int | None = None, keep: list[str] | None = None, overwrite: bool = False,
-                quiet: bool = False, executor: str = "local", address: str | None = None) -> Path:
-    """Run a scenario file to a finished results folder; return the folder.
+RUN_SETTINGS_NAME = "run.json"
 
-    ``executor``/``address``: where batches run (:func:`sim.runner.iter_batches`).
-    """
-    timings: dict[str, float] = {}
+
+def _plan(scenario_file: Path, overrides: dict) -> tuple[Scenario, LoadedDocument, RunPlan, float]:
     t0 = time.perf_counter()
     scenario, doc = load_scenario(scenario_file, overrides)
     try:
         plan = plan_run(scenario, doc)
     except InputError as err:
         raise blame_command_line(err, overrides) from None
-    timings["build_seconds"] = time.perf_counter() - t0
+    return scenario, doc, plan, time.perf_counter() - t0
+
+
+def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = None, jobs: int | None = None,
+                batch_size: int | None = None, keep: list[str] | None = None, overwrite: bool = False,
+                quiet: bool = False, executor: str = "local", address: str | None = None) -> Path:
+    """Run a scenario file to a finished results folder; return the folder.
+
+    ``executor``/``address``: where batches run (:func:`sim.runner.iter_batches`).
+    The settings that fix the results are recorded in the staging folder first,
+    so :func:`resume_run` can finish an interrupted run.
+    """
+    scenario, doc, plan, build_seconds = _plan(scenario_file, overrides)
     resolved, now, run_id, run_dir = run_identity(scenario, out_dir)
+    settings = {"scenario_file": str(Path(scenario_file).resolve()), "overrides": overrides, "keep": list(keep or []),
+                "batch_size": batch_size, "run_id": run_id, "created_utc": now.isoformat(timespec="seconds"),
+                "resolved_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+                "input_data_sha256": reference.data_hashes()}
+    with RunWriter(run_dir, overwrite=overwrite) as writer:
+        (writer.scratch_folder() / RUN_SETTINGS_NAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        return _complete_run(writer, scenario_file, scenario, doc, plan, settings, now,
+                             {"build_seconds": build_seconds}, jobs, quiet, executor, address)
+
+
+def resume_run(run_dir: Path, *, jobs: int | None = None, quiet: bool = False, executor: str = "local",
+               address: str | None = None) -> Path:
+    """Finish an interrupted run from its staging folder, reusing every batch already stored.
+
+    The scenario is re-read from the file it came from; the run is refused if
+    the resolved scenario or the shipped data differ from when it started, as
+    the stored batches would then not belong to the same run.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.name.endswith(STAGING_SUFFIX):
+        run_dir = run_dir.with_name(run_dir.name[: -len(STAGING_SUFFIX)])
+    staging = run_dir.with_name(run_dir.name + STAGING_SUFFIX)
+    settings_path = staging / SCRATCH_NAME / RUN_SETTINGS_NAME
+    if not settings_path.is_file():
+        finished = " (it is a finished run)" if (run_dir / MANIFEST_NAME).is_file() else ""
+        raise InputError(problem=f"nothing to resume at {run_dir}{finished}: there is no interrupted run's folder "
+                                 f"{staging.name} with {SCRATCH_NAME}/{RUN_SETTINGS_NAME}")
+    settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    scenario_file = Path(settings["scenario_file"])
+    scenario, doc, plan, build_seconds = _plan(scenario_file, settings["overrides"])
+    if hashlib.sha256(resolved_yaml(scenario).encode()).hexdigest() != settings["resolved_sha256"]:
+        raise InputError(problem="the scenario (this file or one it extends) has changed since the run started, so "
+                                 "its stored batches belong to another scenario; start a new run instead",
+                         file=str(scenario_file))
+    if reference.data_hashes() != settings["input_data_sha256"]:
+        raise InputError(problem=f"the shipped data have changed since the run in {staging} started; "
+                                 "start a new run instead")
+    now = dt.datetime.fromisoformat(settings["created_utc"])
+    with RunWriter(run_dir, resume=True) as writer:
+        return _complete_run(writer, scenario_file, scenario, doc, plan, settings, now,
+                             {"build_seconds": build_seconds}, jobs, quiet, executor, address)
+
+
+def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, doc: LoadedDocument, plan: RunPlan,
+                  settings: dict, now: dt.datetime, timings: dict[str, float], jobs: int | None, quiet: bool,
+                  executor: str, address: str | None) -> Path:
+    """Simulate what the store lacks, write every result file and finish the folder."""
     jobs = jobs or default_jobs()
     console = Console(stderr=True, quiet=quiet)
-    with RunWriter(run_dir, overwrite=overwrite) as writer, CubeStoreSlot() as slot:
+    run_id = settings["run_id"]
+    with CubeStoreSlot(writer.scratch_folder()) as slot:
         t1 = time.perf_counter()
-        work = plan_batches(plan, jobs, batch_size)
-        cube = with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}", len(plan.replications),
-                             lambda done: simulate_to_disk(plan, work, jobs, writer.scratch_folder(), slot, done,
-                                                           executor, address),
-                             console, quiet)
+        try:
+            cube = with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}",
+                                 len(plan.replications),
+                                 lambda done: simulate_to_disk(plan, jobs, settings["batch_size"], slot, done,
+                                                               executor, address),
+                                 console, quiet)
+        except KeyboardInterrupt:
+            Console(stderr=True).print(f"finish it later with: sim run --resume {writer.run_dir}")
+            raise
         timings["simulate_seconds"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         # --keep adds levels to the file's keep_levels (README: "also keep"), never drops England.
-        levels = tuple(dict.fromkeys([*scenario.outputs.keep_levels, *(keep or ())]))
-        summary, targets = write_result_files(writer, cube, resolved, levels)
+        levels = tuple(dict.fromkeys([*scenario.outputs.keep_levels, *settings["keep"]]))
+        summary, targets = write_result_files(writer, cube, resolved_yaml(scenario), levels)
         if scenario.outputs.plots:
             provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
             standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,
@@ -192,6 +255,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
             "services": services_manifest(plan),
             "world": {"rtt_share_basis": plan.world.rtt_share_basis, "national_scale": plan.rows.national_scale},
             "dimensions": dimensions(plan, cube),
+            "resumed_replications": slot.reused,
         }
         final = writer.finish(manifest)
     if not quiet:
@@ -201,10 +265,13 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
 
 
 class CubeStoreSlot:
-    """Holds the run's :class:`CubeStore` once the first batch has said what the cube looks like; closes it."""
+    """The run's :class:`CubeStore` in ``folder``: reopened if an interrupted run left one, else made
+    once the first batch says what the cube looks like; closed on exit."""
 
-    def __init__(self) -> None:
-        self.store: CubeStore | None = None
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.store = CubeStore.reopen(folder)
+        self.reused = 0
 
     def __enter__(self) -> "CubeStoreSlot":
         return self
@@ -214,17 +281,23 @@ class CubeStoreSlot:
             self.store.close()
 
 
-def simulate_to_disk(plan: RunPlan, work: list[np.ndarray], jobs: int, folder: Path, slot: CubeStoreSlot,
+def simulate_to_disk(plan: RunPlan, jobs: int, batch_size: int | None, slot: CubeStoreSlot,
                      progress: Callable[[int], None] | None, executor: str = "local",
                      address: str | None = None) -> Cube:
-    """Simulate ``work`` and stream each finished batch into the store in ``folder``; return the stored cube.
+    """Simulate every replication the store lacks, streaming each finished batch into it; return the stored cube.
 
-    Memory holds a batch at a time, never the whole run (issue 6).
+    Memory holds a batch at a time, never the whole run (issue 6). Batches an
+    interrupted run stored (and whose checksums hold) are reused.
     """
-    for reps, batch in iter_batches(plan, run_batch, work, jobs, executor, address):
+    done = slot.store.completed(verify=True) if slot.store is not None else np.zeros(0, dtype=np.int64)
+    slot.reused = int(done.size)
+    if progress and done.size:
+        progress(int(done.size))
+    for reps, batch in iter_batches(plan, run_batch, plan_batches(plan, jobs, batch_size, skip=done), jobs,
+                                    executor, address):
         if slot.store is None:
-            slot.store = CubeStore(folder, CubeLabels(batch.series, batch.metrics, batch.dates,
-                                                      len(plan.replications)))
+            slot.store = CubeStore(slot.folder, CubeLabels(batch.series, batch.metrics, batch.dates,
+                                                           len(plan.replications)))
         slot.store.write(batch)
         if progress:
             progress(len(reps))

@@ -171,17 +171,22 @@ class RunWriter:
         run_dir: final folder, e.g. ``outputs/<scenario>/<run_id>``.
         overwrite: replace an existing non-empty ``run_dir`` (only once the new
             folder is complete) and a stale staging folder left by a failed run.
+        resume: carry on in the staging folder an interrupted run left (its
+            files stay; those written again are replaced atomically).
 
     Raises:
         FileExistsError: ``run_dir`` is non-empty, or a staging folder exists,
             and ``overwrite`` is False.
     """
 
-    def __init__(self, run_dir: Path, overwrite: bool = False) -> None:
+    def __init__(self, run_dir: Path, overwrite: bool = False, resume: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.overwrite = overwrite
         self.staging_dir = self.run_dir.with_name(self.run_dir.name + STAGING_SUFFIX)
         self._state = "open"
+        if resume:
+            self._reclaim()
+            return
         if not overwrite and _is_nonempty_dir(self.run_dir):
             raise FileExistsError(
                 f"run folder {self.run_dir} already exists and is not empty; "
@@ -190,12 +195,23 @@ class RunWriter:
             if not overwrite:
                 raise FileExistsError(
                     f"{self.staging_dir} exists: an earlier run with this id did not finish or is still "
-                    "running; look at its INCOMPLETE file, then delete it or pass overwrite=True")
+                    "running; look at its INCOMPLETE file, then finish it (sim run --resume), delete it or pass "
+                    "overwrite=True")
             shutil.rmtree(self.staging_dir)
         self.run_dir.parent.mkdir(parents=True, exist_ok=True)
         # mkdir without exist_ok: a concurrent writer for the same run fails here.
         self.staging_dir.mkdir()
         self._mark_incomplete("The run is in progress or stopped before it finished; these files are partial.\n")
+
+    def _reclaim(self) -> None:
+        """Take over the staging folder an interrupted run left (``resume``)."""
+        if _is_nonempty_dir(self.run_dir):
+            raise FileExistsError(f"{self.run_dir} is already a finished run; there is nothing to resume")
+        if not (self.staging_dir / INCOMPLETE_NAME).is_file():
+            raise FileExistsError(f"{self.staging_dir} is not an interrupted run (no {INCOMPLETE_NAME} marker)")
+        (self.staging_dir / MANIFEST_NAME).unlink(missing_ok=True)  # a run killed inside finish() may have left it
+        self._mark_incomplete("The run is in progress (resumed) or stopped before it finished; these files are "
+                              "partial.\n")
 
     # -- writing
 
