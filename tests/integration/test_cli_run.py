@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -228,6 +229,18 @@ def test_workers_and_batch_size_do_not_change_the_results(sim_cli, baseline_yaml
     result = sim_cli("run", baseline_yaml, *SMALL, "--jobs", "2", "--batch-size", "3", "--out", out)
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "manifest.json").read_text())["executor"] == "process-pool"
+    for name in DETERMINISTIC_FILES:
+        assert (out / name).read_bytes() == (run_dir / name).read_bytes(), name
+
+
+def test_four_workers_single_batches_and_another_hash_seed_do_not_change_the_results(sim_argv, sim_cli_env,
+                                                                                      baseline_yaml, run_dir, runs):
+    """Batches finish in a different order with 4 workers on 2 cores; str hashing is salted differently."""
+    out = runs / "four_workers"
+    env = {**sim_cli_env, "PYTHONHASHSEED": "12345"}
+    result = subprocess.run(sim_argv("run", baseline_yaml, *SMALL, "--jobs", "4", "--batch-size", "1", "--out", out),
+                            env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
     for name in DETERMINISTIC_FILES:
         assert (out / name).read_bytes() == (run_dir / name).read_bytes(), name
 
