@@ -51,3 +51,28 @@ def test_start_census_reproduces_the_published_march_2025_position(plan):
     assert cube.values[0, eng, cube.metric_index("rtt_waiting_list"), 0] == pytest.approx(7_418_598, abs=2)
     assert cube.values[0, eng, cube.metric_index("rtt_within_18w_pct"), 0] == pytest.approx(59.778, abs=0.01)
     assert cube.values[0, eng, cube.metric_index("rtt_over_52w"), 0] == pytest.approx(180_243, rel=1e-4)
+
+
+def test_a_finished_batch_leaves_nothing_alive(plan, monkeypatch):
+    """A worker runs batch after batch: each batch's model (and its state) must be freed.
+
+    mesa 3.3 keeps every model in a class-level dict (mesa#3179); a worker then grew by the
+    whole state of each batch it ran.
+    """
+    import gc
+    import weakref
+
+    from sim import runner
+
+    made = []
+    original = runner.NHSModel
+
+    def tracked(*args, **kwargs):
+        model = original(*args, **kwargs)
+        made.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(runner, "NHSModel", tracked)
+    run_batch(plan, np.arange(2))
+    gc.collect()
+    assert len(made) == 1 and made[0]() is None
