@@ -175,6 +175,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     so :func:`resume_run` can finish an interrupted run.
     """
     scenario, doc, plan, build_seconds = _plan(scenario_file, overrides)
+    _check_executor(executor, address)
     resolved, now, run_id, run_dir = run_identity(scenario, out_dir)
     settings = {"scenario_file": str(Path(scenario_file).resolve()), "overrides": overrides, "keep": list(keep or []),
                 "batch_size": batch_size, "run_id": run_id, "created_utc": now.isoformat(timespec="seconds"),
@@ -214,9 +215,18 @@ def resume_run(run_dir: Path, *, jobs: int | None = None, quiet: bool = False, e
         raise InputError(problem=f"the shipped data have changed since the run in {staging} started; "
                                  "start a new run instead")
     now = dt.datetime.fromisoformat(settings["created_utc"])
+    _check_executor(executor, address)
     with RunWriter(run_dir, resume=True) as writer:
         return _complete_run(writer, scenario_file, scenario, doc, plan, settings, now,
                              {"build_seconds": build_seconds}, jobs, quiet, executor, address)
+
+
+def _check_executor(executor: str, address: str | None) -> None:
+    """A missing Dask or an unreachable scheduler is known before the run folder is claimed."""
+    if executor == "dask":
+        from sim.dask_executor import check_scheduler
+
+        check_scheduler(address)
 
 
 def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, doc: LoadedDocument, plan: RunPlan,

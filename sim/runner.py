@@ -277,7 +277,7 @@ def iter_batches(plan: object, batch: Callable[[object, np.ndarray], R], work: l
     if executor == "dask":
         from sim.dask_executor import dask_map
 
-        yield from dask_map(plan, batch, work, address)
+        yield from dask_map(plan, batch, work, address, workers=jobs)
         return
     warm_up()
     if jobs == 1 or len(work) == 1:
