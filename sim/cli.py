@@ -222,19 +222,100 @@ def compare(run_a, run_b, out_dir, metrics, levels, quiet) -> None:
             click.echo(f"comparison: {result}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--quick", is_flag=True, help="Small sizes (seconds), as CI runs them.")
 @click.option("--case", "cases", multiple=True, help="Run only these cases (repeatable).")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100))
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("benchmarks") / "results", show_default=True)
-def bench(quick, cases, repeats, results_dir) -> None:
-    """Time the benchmark cases and append JSON lines to benchmarks/results/."""
+@click.option("--check", "reference", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Compare with this reference (benchmarks/reference.json) instead of recording: exit 1 on a "
+                   "failed correctness check or a case more than 2x slower.")
+@click.pass_context
+def bench(ctx, quick, cases, repeats, results_dir, reference) -> None:
+    """Time the benchmark cases and append JSON lines to benchmarks/results/ (or: bench compare, bench plot)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _Guard():
         from sim.bench import run_cases
 
-        for line in run_cases(quick=quick, cases=list(cases) or None, repeats=repeats, results_dir=results_dir):
-            click.echo(line)
+        if reference is None:
+            for line in run_cases(quick=quick, cases=list(cases) or None, repeats=repeats, results_dir=results_dir):
+                click.echo(line)
+            return
+        import json
+        import tempfile
+
+        from sim.bench_tools import check_against
+
+        expected = json.loads(reference.read_text(encoding="utf-8"))["cases"]
+        with tempfile.TemporaryDirectory() as scratch:  # a check records nothing
+            lines = run_cases(quick=quick, cases=list(cases) or sorted(expected), repeats=repeats,
+                              results_dir=Path(scratch))
+        problems = check_against([json.loads(line) for line in lines], expected)
+        for problem in problems:
+            click.echo(f"bench check failed: {problem}", err=True)
+        if problems:
+            sys.exit(1)
+        click.echo(f"bench check passed: {len(lines)} runs, each case within 2x of {reference} at its fastest")
+
+
+@bench.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--case", "cases", multiple=True, help="Only these cases (repeatable).")
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(2, 100),
+              help="Interleaved runs of each commit (when A and B are commits).")
+@click.option("--quick", is_flag=True, help="Quick sizes (when A and B are commits).")
+def bench_compare(a, b, cases, rounds, quick) -> None:
+    """Ratio of median times B / A with a bootstrap 95% interval, per case.
+
+    A and B are result files (JSON lines) or git commits; commits are checked
+    out in temporary worktrees and run here, interleaved.
+    """
+    with _Guard():
+        from rich.console import Console
+        from rich.table import Table
+
+        from sim.bench_tools import compare, read_results, seconds_by_case, time_commits
+
+        if Path(a).is_file() and Path(b).is_file():
+            sa, sb = (seconds_by_case(read_results(Path(x), cases)) for x in (a, b))
+        elif Path(a).exists() or Path(b).exists():
+            raise click.UsageError("give two result files or two commits, not one of each")
+        else:
+            if not cases:
+                raise click.UsageError("comparing commits runs them: name the cases with --case")
+            sa, sb = time_commits(a, b, cases, rounds, quick, Path.cwd())
+        rows = compare(sa, sb)
+        if not rows:
+            raise click.UsageError("no case was timed in both A and B")
+        table = Table(title=f"B / A: {b} against {a} (change called only outside +/-5%)", title_justify="left")
+        for col in ("case", "runs A", "runs B", "median A s", "median B s", "B / A", "95% interval", "verdict"):
+            table.add_column(col, justify="left" if col in ("case", "verdict") else "right")
+        for r in rows:
+            table.add_row(r["case"], str(r["runs_a"]), str(r["runs_b"]), f"{r['median_a']:.3g}",
+                          f"{r['median_b']:.3g}", f"{r['ratio']:.3f}", f"{r['low']:.3f} - {r['high']:.3f}",
+                          r["verdict"])
+        Console().print(table)
+
+
+@bench.command("plot")
+@click.option("--results", "results_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=Path("benchmarks") / "results" / "results.jsonl", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("benchmarks") / "plots", show_default=True)
+@click.option("--case", "cases", multiple=True, help="Only these cases (repeatable).")
+def bench_plot(results_file, out_dir, cases) -> None:
+    """Draw each case's time over commits (PNG and SVG)."""
+    with _Guard():
+        from sim.bench_tools import plot_history, read_results
+
+        records = read_results(results_file, cases)
+        if not records:
+            raise click.UsageError(f"no benchmark results in {results_file}")
+        for path in plot_history(records, out_dir):
+            click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover
