@@ -196,13 +196,79 @@ def _des_case(quick: bool) -> dict:
                       "ok": bool(max(errors.values()) < tolerance and conserved)}}
 
 
+def _national_run_case(quick: bool, reps: int) -> dict:
+    """`sim run` of the baseline to March 2035 into a temporary folder: the product path, files included."""
+    import tempfile
+
+    import pandas as pd
+
+    from sim.pipeline import execute_run
+    from sim.results import verify_run
+
+    root = Path(__file__).resolve().parent.parent
+    reps, end = (4, "2026-03") if quick else (reps, "2035-03")
+    with tempfile.TemporaryDirectory() as scratch:
+        t0 = time.perf_counter()
+        folder = execute_run(root / "configs" / "baseline.yaml", {"replications": reps, "end": end},
+                             out_dir=Path(scratch) / "run", quiet=True)
+        seconds = time.perf_counter() - t0
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        summary = pd.read_csv(folder / "summary.csv", usecols=["metric", "level", "breakdown", "point", "mean"])
+        national = summary[(summary["level"] == "national") & (summary["breakdown"] == "all")
+                           & (summary["metric"] == "rtt_waiting_list")]
+        ok = bool(not verify_run(folder) and np.isfinite(national["point"]).all() and (national["point"] > 0).all())
+    return {"seconds": seconds, "replications": reps + 1, "timings": manifest["timings"],
+            "dimensions": manifest["dimensions"],
+            "check": {"verify_run_clean": ok, "national_list_finite_positive": ok, "ok": ok}}
+
+
+def _executor_case(quick: bool) -> dict:
+    """Per-batch overhead of the executors: trivial batches through the process pool and a Dask LocalCluster."""
+    from sim.runner import iter_batches
+
+    n = 50 if quick else 400
+    work = [np.array([i]) for i in range(n)]
+    plan = {"payload": np.zeros(1_000_000)}  # an 8 MB plan, as a real one is tens of MB
+    out: dict = {"batches": n, "per_batch_ms": {}, "startup_seconds": {}}
+    returned_all = True
+    executors = ["local"]
+    try:
+        import distributed  # noqa: F401
+
+        executors.append("dask")
+    except ImportError:
+        pass
+    t_all = time.perf_counter()
+    for executor in executors:
+        t0 = time.perf_counter()
+        first, seen = None, []
+        for reps, value in iter_batches(plan, _first_replication, work, 2, executor):
+            first = first or time.perf_counter() - t0
+            seen.append(value)
+        total = time.perf_counter() - t0
+        returned_all &= sorted(seen) == list(range(n))
+        out["startup_seconds"][executor] = first
+        out["per_batch_ms"][executor] = 1000.0 * (total - first) / (n - 1)
+    return {"seconds": time.perf_counter() - t_all, **out,
+            "check": {"every_batch_returned_once": returned_all, "ok": returned_all}}
+
+
+def _first_replication(plan: object, reps: np.ndarray) -> int:
+    return int(reps[0])
+
+
 CASES: dict[str, Callable[[bool], dict]] = {
     "flow_kernel": _kernel_case,
     "national": _national_case,
     "national_rtt_only": lambda quick: _national_case(quick, services=False),
     "des": _des_case,
     "agents": _agents_case,
+    "executor": _executor_case,
+    "national_100": lambda quick: _national_run_case(quick, 100),
+    "national_1000": lambda quick: _national_run_case(quick, 1000),
 }
+# Long cases run only when named (--case): a plain `sim bench` would take most of an hour.
+ON_REQUEST = ("national_1000",)
 
 
 def _git_commit() -> str | None:
@@ -213,7 +279,7 @@ def _git_commit() -> str | None:
 
 def run_cases(quick: bool, cases: list[str] | None, repeats: int, results_dir: Path) -> list[str]:
     """Run the named cases (default: all) ``repeats`` times; return the JSON lines written."""
-    names = cases or list(CASES)
+    names = cases or [name for name in CASES if name not in ON_REQUEST]
     unknown = [n for n in names if n not in CASES]
     if unknown:
         from sim.errors import InputError, did_you_mean
