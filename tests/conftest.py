@@ -18,6 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BASELINE = REPO_ROOT / "configs" / "baseline.yaml"
 EXAMPLE_TRUSTS = REPO_ROOT / "sim" / "data" / "example_trusts.csv"
 
+#: The result files that must be byte-identical for the same scenario and seed (DESIGN.md section 4).
+DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv")
+
 #: Seconds a single CLI call may take before the test fails (a hang must not stall CI).
 CLI_TIMEOUT_SECONDS = 300
 
@@ -74,3 +77,12 @@ def baseline_yaml() -> Path:
 def example_trusts_csv() -> Path:
     """Absolute path of the shipped example trusts file."""
     return EXAMPLE_TRUSTS
+
+
+@pytest.fixture(scope="session")
+def assert_same_results() -> Callable[[Path, Path], None]:
+    """``assert_same_results(run_a, run_b)``: the deterministic result files of two run folders are byte-identical."""
+    def check(a: Path, b: Path) -> None:
+        for name in DETERMINISTIC_FILES:
+            assert (Path(a) / name).read_bytes() == (Path(b) / name).read_bytes(), name
+    return check

@@ -21,7 +21,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 RUN = ("--reps", "8", "--end", "2026-06", "--batch-size", "2", "--quiet")
-DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv")
 WAIT_SECONDS = 240
 
 
@@ -51,7 +50,7 @@ def _kill_after_batches(argv: list[str], env: dict[str, str], done: Path, batche
 
 
 def test_a_killed_run_resumes_to_identical_results(sim_cli, sim_argv, sim_cli_env, baseline_yaml, uninterrupted,
-                                                   tmp_path):
+                                                   assert_same_results, tmp_path):
     out = tmp_path / "run"
     staging = tmp_path / "run.incomplete"
     _kill_after_batches(sim_argv("run", baseline_yaml, *RUN, "--jobs", "2", "--out", out), sim_cli_env,
@@ -65,12 +64,11 @@ def test_a_killed_run_resumes_to_identical_results(sim_cli, sim_argv, sim_cli_en
     assert manifest["resumed_replications"] >= 4  # two batches of two, at least
     assert not staging.exists() and not (out / "scratch").exists()
     assert sim_cli("verify", out).returncode == 0
-    for name in DETERMINISTIC_FILES:
-        assert (out / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    assert_same_results(out, uninterrupted)
 
 
 def test_a_corrupted_batch_is_recomputed_not_trusted(sim_cli, sim_argv, sim_cli_env, baseline_yaml, uninterrupted,
-                                                     tmp_path):
+                                                     assert_same_results, tmp_path):
     out = tmp_path / "run"
     staging = tmp_path / "run.incomplete"
     _kill_after_batches(sim_argv("run", baseline_yaml, *RUN, "--jobs", "1", "--out", out), sim_cli_env,
@@ -79,8 +77,7 @@ def test_a_corrupted_batch_is_recomputed_not_trusted(sim_cli, sim_argv, sim_cli_
         handle.write(b"\xff" * 64)
     result = sim_cli("run", "--resume", staging, "--quiet")  # the staging folder's own name works too
     assert result.returncode == 0, result.stderr
-    for name in DETERMINISTIC_FILES:
-        assert (out / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    assert_same_results(out, uninterrupted)
 
 
 def test_resume_refuses_what_it_cannot_finish(sim_cli, baseline_yaml, uninterrupted, tmp_path):

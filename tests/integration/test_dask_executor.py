@@ -20,7 +20,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 RUN = ("--reps", "4", "--end", "2025-12", "--batch-size", "2", "--quiet")
-DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv")
 START_SECONDS = 60
 
 
@@ -32,18 +31,14 @@ def local_run(sim_cli, baseline_yaml, tmp_path_factory) -> Path:
     return out
 
 
-def _same_results(a: Path, b: Path) -> None:
-    for name in DETERMINISTIC_FILES:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
-
-
-def test_a_local_dask_cluster_gives_the_same_bytes(sim_cli, baseline_yaml, local_run, tmp_path):
+def test_a_local_dask_cluster_gives_the_same_bytes(sim_cli, baseline_yaml, local_run, assert_same_results,
+                                                  tmp_path):
     out = tmp_path / "run"
     result = sim_cli("run", baseline_yaml, *RUN, "--executor", "dask", "--jobs", "2", "--out", out)
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["executor"], manifest["dask_scheduler"]) == ("dask", "local cluster")
-    _same_results(out, local_run)
+    assert_same_results(out, local_run)
 
 
 def _dask(*args: str, env: dict[str, str]) -> subprocess.Popen:
@@ -60,7 +55,8 @@ def _address(scheduler_file: Path) -> str:
     return json.loads(scheduler_file.read_text())["address"]
 
 
-def test_a_scheduler_and_two_workers_give_the_same_bytes(sim_cli, sim_cli_env, baseline_yaml, local_run, tmp_path):
+def test_a_scheduler_and_two_workers_give_the_same_bytes(sim_cli, sim_cli_env, baseline_yaml, local_run,
+                                                         assert_same_results, tmp_path):
     scheduler_file = tmp_path / "scheduler.json"
     processes = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
                        str(scheduler_file), env=sim_cli_env)]
@@ -72,7 +68,7 @@ def test_a_scheduler_and_two_workers_give_the_same_bytes(sim_cli, sim_cli_env, b
         result = sim_cli("run", baseline_yaml, *RUN, "--executor", "dask", "--address", address, "--out", out)
         assert result.returncode == 0, result.stderr
         assert json.loads((out / "manifest.json").read_text())["dask_scheduler"] == address
-        _same_results(out, local_run)
+        assert_same_results(out, local_run)
     finally:
         for proc in processes:
             try:
