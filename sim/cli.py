@@ -252,7 +252,12 @@ def bench(ctx, quick, cases, repeats, results_dir, reference) -> None:
         with tempfile.TemporaryDirectory() as scratch:  # a check records nothing
             lines = run_cases(quick=quick, cases=list(cases) or sorted(expected), repeats=repeats,
                               results_dir=Path(scratch))
-        problems = check_against([json.loads(line) for line in lines], expected)
+            problems = check_against([json.loads(line) for line in lines], expected)
+            slow = sorted({p.split(":")[0] for p in problems if "more than" in p})
+            if slow:  # a busy moment slows every run of a short case; a real slowdown survives a second look
+                click.echo(f"bench check: {', '.join(slow)} slow; timing again", err=True)
+                lines += run_cases(quick=quick, cases=slow, repeats=repeats, results_dir=Path(scratch))
+                problems = check_against([json.loads(line) for line in lines], expected)
         for problem in problems:
             click.echo(f"bench check failed: {problem}", err=True)
         if problems:
