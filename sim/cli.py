@@ -1,7 +1,8 @@
 """The `sim` command: parse, call, set the exit code. No modelling logic here.
 
 Exit codes: 0 success; 1 a verification found problems or an internal error;
-2 bad input (scenario, data or options); 130 interrupted.
+2 bad input (scenario, data or options); 3 the run's folder could not be written
+(an unwritable location or a full disk); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from sim.errors import InputError
+from sim.errors import InputError, OutputError
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -35,6 +36,9 @@ class _Guard:
             return False
         if isinstance(exc, InputError):
             _fail_input(exc)
+        if isinstance(exc, OutputError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(OutputError.exit_code)
         if isinstance(exc, FileExistsError):
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INPUT)

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.errors import DISK_ERRNOS
 from sim.metrics import MetricCube, SeriesKey
+from sim.run_folder import format_bytes
 
 VALUES_NAME = "cube.f64"
 LABELS_NAME = "cube.json"
@@ -92,7 +94,18 @@ class CubeStore:
         else:
             labels_path.write_text(labels.to_json(), encoding="utf-8")
         self._fd = os.open(self.folder / VALUES_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        os.ftruncate(self._fd, self._block_bytes * len(labels.series) * len(labels.metrics))
+        self._reserve(self._block_bytes * len(labels.series) * len(labels.metrics))
+
+    def _reserve(self, size: int) -> None:
+        """Allocate the whole values file now, so a disk too small fails here and not part way through."""
+        try:
+            os.posix_fallocate(self._fd, 0, size)
+        except OSError as err:
+            if err.errno in DISK_ERRNOS:
+                self.close()
+                raise OSError(err.errno, f"{err.strerror} (the run's working cube needs {format_bytes(size)})",
+                              str(self.folder / VALUES_NAME)) from err
+            os.ftruncate(self._fd, size)  # a file system without fallocate: sparse, filled as batches arrive
 
     @classmethod
     def reopen(cls, folder: Path) -> "CubeStore | None":

@@ -16,6 +16,7 @@ that place, and the document's location map for the line.
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import re
 from collections.abc import Iterable, Sequence
@@ -43,6 +44,21 @@ class _NoValue:
 
 
 NO_VALUE: Final = _NoValue()
+
+
+class OutputError(Exception):
+    """The run's folder cannot be written: an unwritable location or a full disk (exit code 3).
+
+    Not the user's file at fault, so not an :class:`InputError`; the message says
+    what was kept and how to carry on (another ``--out``, or ``sim run --resume``
+    once space is freed).
+    """
+
+    exit_code: ClassVar[int] = 3
+
+
+# errno values that mean the disk or the folder, not the program, stopped a write.
+DISK_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 class InputError(Exception):

@@ -8,6 +8,7 @@ and rename it into place with the manifest last.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -15,7 +16,7 @@ import json
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +30,19 @@ from sim import reference
 from sim.calendar import parse_month
 from sim.calibration import OBSERVED_COLUMN, calibrate, write_calibration
 from sim.config import CalibrationParams, RunHeader, Scenario, blame_command_line, load_scenario
-from sim.errors import InputError
+from sim.errors import DISK_ERRNOS, InputError, OutputError
 from sim.engine.cancer import N_DAYS as CANCER_DAYS
 from sim.engine.flow import N_STAGES
+from sim.metrics import RTT_METRICS
 from sim.model import month_end_times
+from sim.services.cancer import CANCER_METRICS
+from sim.services.diagnostics import DIAG_METRICS
 from sim.plotting import provenance_text, standard_plots
 from sim.report import commitments, commitments_table
 from sim.cube_store import CubeLabels, CubeStore
 from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets,
                          summarise, trajectory_tables)
-from sim.run_folder import SCRATCH_NAME
+from sim.run_folder import SCRATCH_NAME, check_free_space
 from sim.yamlio import LoadedDocument
 from sim.runner import RunPlan, default_jobs, iter_batches, plan_batches, plan_run, run_batch
 
@@ -178,10 +182,11 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     _check_executor(executor, address)
     resolved, now, run_id, run_dir = run_identity(scenario, out_dir)
     settings = {"scenario_file": str(Path(scenario_file).resolve()), "overrides": overrides, "keep": list(keep or []),
-                "batch_size": batch_size, "run_id": run_id, "created_utc": now.isoformat(timespec="seconds"),
+                "batch_size": batch_size, "overwrite": overwrite, "run_id": run_id, "created_utc": now.isoformat(timespec="seconds"),
                 "resolved_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
                 "input_data_sha256": reference.data_hashes()}
-    with RunWriter(run_dir, overwrite=overwrite) as writer:
+    check_free_space(run_dir, working_cube_bytes(plan), "the run's working cube")
+    with _kept_on_disk_errors(run_dir), RunWriter(run_dir, overwrite=overwrite) as writer:
         (writer.scratch_folder() / RUN_SETTINGS_NAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
         return _complete_run(writer, scenario_file, scenario, doc, plan, settings, now,
                              {"build_seconds": build_seconds}, jobs, quiet, executor, address)
@@ -216,9 +221,41 @@ def resume_run(run_dir: Path, *, jobs: int | None = None, quiet: bool = False, e
                                  "start a new run instead")
     now = dt.datetime.fromisoformat(settings["created_utc"])
     _check_executor(executor, address)
-    with RunWriter(run_dir, resume=True) as writer:
+    # A run started with --overwrite replaces the earlier folder when it finishes, resumed or not.
+    with _kept_on_disk_errors(run_dir), RunWriter(run_dir, resume=True,
+                                                  overwrite=settings.get("overwrite", False)) as writer:
         return _complete_run(writer, scenario_file, scenario, doc, plan, settings, now,
                              {"build_seconds": build_seconds}, jobs, quiet, executor, address)
+
+
+def working_cube_bytes(plan: RunPlan) -> int:
+    """A lower bound on the scratch cube's size: every series x the patient metrics x replication x census.
+
+    The agents' finance metrics are left out (they are known only once a model
+    is built); the store reserves the exact size when the first batch arrives.
+    """
+    services = plan.services
+    metrics = len(RTT_METRICS)
+    if services is not None and services.diagnostics is not None:
+        metrics += len(DIAG_METRICS)
+    if services is not None and services.cancer_enabled:
+        metrics += len(CANCER_METRICS)
+    return len(plan.rows.geography.series()) * metrics * len(plan.replications) * (len(plan.months) + 1) * 8
+
+
+@contextlib.contextmanager
+def _kept_on_disk_errors(run_dir: Path) -> Iterator[None]:
+    """A full disk (or a folder turned read-only) part way through a run: say what was kept and how to finish."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in DISK_ERRNOS:
+            raise
+        staging = run_dir.with_name(run_dir.name + STAGING_SUFFIX)
+        where = f" {err.filename}" if err.filename else ""
+        raise OutputError(f"could not write{where}: {err.strerror or err}. The unfinished run is kept in {staging} "
+                          f"(marked INCOMPLETE; earlier runs are untouched); free space, then finish it with: "
+                          f"sim run --resume {run_dir}") from err
 
 
 def _check_executor(executor: str, address: str | None) -> None:

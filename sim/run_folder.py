@@ -25,6 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from sim.errors import OutputError
+
 # Fixed writer settings: any of them changing would change the file bytes.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -75,6 +77,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is None:  # a failed write() names no file; the user needs to know which
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -104,6 +111,34 @@ def _check_name(name: str) -> None:
         raise ValueError(f"file name {name!r} must be a relative path inside the run folder")
     if name in (MANIFEST_NAME, INCOMPLETE_NAME):
         raise ValueError(f"file name {name!r} is reserved for the run folder itself")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` (or ``path`` itself) when it is not a folder."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def check_free_space(run_dir: Path, need_bytes: int, what: str) -> None:
+    """Refuse a run before its long work when the disk under ``run_dir`` holds less than ``need_bytes``.
+
+    Raises:
+        OutputError: less free space than needed (names both figures and the folder).
+    """
+    run_dir = Path(run_dir)
+    existing = next((p for p in (run_dir, *run_dir.parents) if p.is_dir()), Path.cwd())
+    free = shutil.disk_usage(existing).free
+    if free < need_bytes:
+        raise OutputError(f"not enough disk space for {what}: it needs at least {format_bytes(need_bytes)} in "
+                          f"{existing}, which has {format_bytes(free)} free; free space or choose another --out "
+                          "(nothing was run).")
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes as a person reads them: MB below 10 MB, else GB."""
+    return f"{n / 1e9:.2f} GB" if n >= 1e7 else f"{n / 1e6:.1f} MB"
 
 
 def _is_nonempty_dir(path: Path) -> bool:
@@ -172,11 +207,14 @@ class RunWriter:
         overwrite: replace an existing non-empty ``run_dir`` (only once the new
             folder is complete) and a stale staging folder left by a failed run.
         resume: carry on in the staging folder an interrupted run left (its
-            files stay; those written again are replaced atomically).
+            files stay; those written again are replaced atomically); with
+            ``overwrite`` the finished folder it was started to replace may exist.
 
     Raises:
         FileExistsError: ``run_dir`` is non-empty, or a staging folder exists,
             and ``overwrite`` is False.
+        OutputError: the folder cannot be created or written (a file in the
+            way, a read-only or full disk); nothing is left behind.
     """
 
     def __init__(self, run_dir: Path, overwrite: bool = False, resume: bool = False) -> None:
@@ -198,14 +236,33 @@ class RunWriter:
                     "running; look at its INCOMPLETE file, then finish it (sim run --resume), delete it or pass "
                     "overwrite=True")
             shutil.rmtree(self.staging_dir)
-        self.run_dir.parent.mkdir(parents=True, exist_ok=True)
-        # mkdir without exist_ok: a concurrent writer for the same run fails here.
-        self.staging_dir.mkdir()
-        self._mark_incomplete("The run is in progress or stopped before it finished; these files are partial.\n")
+        self._claim()
+
+    def _claim(self) -> None:
+        """Create the staging folder with its INCOMPLETE marker, or say plainly why it cannot be."""
+        blocker = _file_in_the_way(self.run_dir)
+        if blocker is not None:
+            raise OutputError(f"cannot create the run folder {self.run_dir}: {blocker} is a file, not a folder; "
+                              "choose another --out.")
+        try:
+            self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+            # mkdir without exist_ok: a concurrent writer for the same run fails here.
+            self.staging_dir.mkdir()
+        except FileExistsError:
+            raise
+        except OSError as err:
+            raise OutputError(f"cannot create the run folder {self.run_dir}: {err.strerror or err}; choose another "
+                              "--out (nothing was run).") from err
+        try:
+            self._mark_incomplete("The run is in progress or stopped before it finished; these files are partial.\n")
+        except OSError as err:
+            shutil.rmtree(self.staging_dir, ignore_errors=True)
+            raise OutputError(f"cannot write in the run folder {self.staging_dir}: {err.strerror or err}; choose "
+                              "another --out or free space (nothing was run).") from err
 
     def _reclaim(self) -> None:
         """Take over the staging folder an interrupted run left (``resume``)."""
-        if _is_nonempty_dir(self.run_dir):
+        if not self.overwrite and _is_nonempty_dir(self.run_dir):
             raise FileExistsError(f"{self.run_dir} is already a finished run; there is nothing to resume")
         if not (self.staging_dir / INCOMPLETE_NAME).is_file():
             raise FileExistsError(f"{self.staging_dir} is not an interrupted run (no {INCOMPLETE_NAME} marker)")
@@ -326,7 +383,10 @@ class RunWriter:
         if remove:
             shutil.rmtree(self.staging_dir, ignore_errors=True)
         elif self.staging_dir.exists():
-            self._mark_incomplete(f"The run did not finish: {reason}\n")
+            try:
+                self._mark_incomplete(f"The run did not finish: {reason}\n")
+            except OSError:
+                pass  # a full disk: the marker written when the run started still says INCOMPLETE
 
     def __enter__(self) -> "RunWriter":
         return self

@@ -274,6 +274,8 @@ def iter_batches(plan: object, batch: Callable[[object, np.ndarray], R], work: l
     replication index, so results never depend on the executor. Ctrl-C ends
     local workers at once.
     """
+    if not work:  # a resumed run whose batches were all stored before it stopped
+        return
     if executor == "dask":
         from sim.dask_executor import dask_map
 

@@ -6,7 +6,10 @@ byte-for-byte checks cover the real tables a run writes.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,8 @@ import pytest
 
 from sim.metrics import MetricCube
 from sim.results import Target, evaluate_targets, summarise, trajectories_table
-from sim.run_folder import RunWriter, verify_run
+from sim.errors import OutputError
+from sim.run_folder import RunWriter, atomic_write_bytes, check_free_space, verify_run
 
 from small_cube import make_cube  # noqa: E402  (shared test cube)
 
@@ -117,6 +121,67 @@ def test_refuses_to_overwrite_a_run_unless_asked(tmp_path):
     writer.finish({})
     assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("failure", [errno.EACCES, errno.EROFS, errno.ENOSPC])
+def test_a_folder_that_cannot_be_made_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch, failure):
+    # Permissions cannot be tested with chmod when the tests run as root, so mkdir is made to fail.
+    def refuse(path, mode=0o777):
+        raise OSError(failure, os.strerror(failure), str(path))
+
+    monkeypatch.setattr(os, "mkdir", refuse)
+    with pytest.raises(OutputError, match=rf"cannot create the run folder .*run: {os.strerror(failure)}; choose"):
+        RunWriter(tmp_path / "outputs" / "run")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_full_before_the_marker_removes_the_staging_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr("sim.run_folder.atomic_write_bytes", _disk_full)
+    with pytest.raises(OutputError, match="No space left on device; choose another --out or free space"):
+        RunWriter(tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+class _FullDiskFile:
+    """An open file on a full disk: every write fails, as write() does, without naming the file."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    write = flush = fileno = _disk_full
+
+
+def test_a_failed_write_names_its_file_and_abort_survives_a_full_disk(tmp_path, monkeypatch):
+    writer = RunWriter(tmp_path / "run")
+    target = writer.staging_dir / "targets.csv"
+    monkeypatch.setattr("builtins.open", lambda *a, **k: _FullDiskFile())
+    with pytest.raises(OSError) as info:
+        atomic_write_bytes(target, b"y")
+    monkeypatch.undo()
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    monkeypatch.setattr("sim.run_folder.atomic_write_bytes", _disk_full)
+    writer.abort("disk full")  # the marker cannot be rewritten; the one from the start stays
+    monkeypatch.undo()
+    assert (writer.staging_dir / "INCOMPLETE").read_text().startswith("INCOMPLETE")
+
+
+def test_free_space_check_names_need_free_and_folder(tmp_path, monkeypatch):
+    check_free_space(tmp_path / "new" / "run", 1, "the cube")  # passes: a real disk has a byte
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=3_000_000))
+    with pytest.raises(OutputError) as info:
+        check_free_space(tmp_path / "new" / "run", 2_500_000_000, "the cube")
+    assert str(info.value) == (f"not enough disk space for the cube: it needs at least 2.50 GB in {tmp_path}, which "
+                               "has 3.0 MB free; free space or choose another --out (nothing was run).")
+    assert info.value.exit_code == 3
 
 
 def test_refuses_a_stale_staging_folder(tmp_path):
