@@ -132,20 +132,28 @@ class CubeStore:
         self.close()
 
     def write(self, cube: MetricCube) -> None:
-        """Store one batch (a contiguous range of replications), then record it as done."""
+        """Store one batch (any set of replications), then record each contiguous run of them as done."""
         labels = self.labels
         if (cube.series, cube.metrics, cube.dates) != (labels.series, labels.metrics, labels.dates):
             raise ValueError("a batch's series, metrics or dates differ from the stored cube's")
         reps = np.asarray(cube.replications, dtype=np.int64)
         order = np.argsort(reps, kind="stable")
-        a, b = int(reps[order[0]]), int(reps[order[-1]]) + 1
-        if a < 0 or b > labels.n_replications or b - a != reps.size or np.any(np.diff(reps[order]) != 1):
-            raise ValueError(f"batch replications {reps.tolist()[:5]}... are not a contiguous range within "
+        ordered = reps[order]
+        if ordered.size == 0 or ordered[0] < 0 or ordered[-1] >= labels.n_replications or np.any(np.diff(ordered) == 0):
+            raise ValueError(f"batch replications {reps.tolist()[:5]}... are not distinct replications within "
                              f"0..{labels.n_replications - 1}")
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+        for run in np.split(np.arange(ordered.size), breaks):
+            self._write_range(int(ordered[run[0]]), cube.values[order[run]])
+
+    def _write_range(self, a: int, values: np.ndarray) -> None:
+        """Store ``values`` (``[rep, series, metric, date]``) as replications ``a, a+1, ...``; record it done."""
+        n_d = len(self.labels.dates)
+        b = a + values.shape[0]
         # [series, metric, replication, date]: each (series, metric) run of replications is contiguous on disk.
-        blocks = np.ascontiguousarray(cube.values[order].transpose(1, 2, 0, 3))
-        for block, chunk in enumerate(blocks.reshape(-1, b - a, len(labels.dates))):
-            _pwrite_all(self._fd, chunk, block * self._block_bytes + a * len(labels.dates) * _ITEM)
+        blocks = np.ascontiguousarray(values.transpose(1, 2, 0, 3))
+        for block, chunk in enumerate(blocks.reshape(-1, b - a, n_d)):
+            _pwrite_all(self._fd, chunk, block * self._block_bytes + a * n_d * _ITEM)
         # No fsync: the page cache outlives a killed or interrupted process, which is what resuming
         # serves, and syncing ~10 MB per replication would hold every batch to the disk's speed.
         # The checksum on each done line catches a batch lost with the machine itself.

@@ -245,6 +245,23 @@ def test_four_workers_single_batches_and_another_hash_seed_do_not_change_the_res
         assert (out / name).read_bytes() == (run_dir / name).read_bytes(), name
 
 
+def test_replications_computed_in_a_shuffled_order_give_the_same_results(baseline_yaml, run_dir, runs,
+                                                                          assert_same_results, monkeypatch):
+    """Batches of uneven sizes, run last first: each replication's stream and place depend only on its index."""
+    import numpy as np
+
+    from sim import pipeline
+
+    def shuffled(plan, jobs, batch_size=None, skip=None):
+        order = np.random.default_rng(11).permutation(len(plan.replications))
+        return [order[:1], order[1:3], order[3:]]
+
+    monkeypatch.setattr(pipeline, "plan_batches", shuffled)
+    out = pipeline.execute_run(baseline_yaml, {"replications": 4, "end": "2026-03"}, out_dir=runs / "shuffled",
+                               jobs=1, quiet=True)
+    assert_same_results(out, run_dir)
+
+
 @pytest.fixture(scope="module")
 def other_seed_dir(sim_cli, baseline_yaml, runs) -> Path:
     out = runs / "seed_7"
