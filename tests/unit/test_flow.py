@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.engine import flow
 
@@ -134,6 +136,35 @@ def test_patients_are_conserved_and_never_negative(seed):
     out = acc[..., flow.ACC_STOPS_NONADMITTED] + acc[..., flow.ACC_STOPS_ADMITTED] + acc[..., flow.ACC_OTHER_REMOVALS]
     np.testing.assert_allclose(after, before + acc[..., flow.ACC_CLOCK_STARTS] - out, rtol=1e-5, atol=1e-2)
     assert (stock >= 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), stock_scale=st.sampled_from([0.0, 1e-3, 1.0, 1e3, 1e6]),
+       activity=st.floats(0, 1e6), starts=st.floats(0, 1e5), dta=st.floats(0, 1), other=st.floats(0, 1),
+       validation=st.floats(0, 1), steepness=st.floats(0, 200), weeks=st.integers(1, 12))
+def test_every_week_conserves_patients_and_no_stock_goes_negative(seed, stock_scale, activity, starts, dta, other,
+                                                                   validation, steepness, weeks):
+    """Extremes included: an empty list, activity a million times the list, every pathway removed at once."""
+    rng = np.random.default_rng(seed)
+    n_reps, n_rows, n_bins = 2, 3, 10
+    stock = (rng.random((n_reps, n_rows, 2, n_bins)) * stock_scale).astype(np.float32)
+    for week in range(weeks):
+        before = stock.astype(np.float64).sum(axis=(2, 3))
+        acc = np.zeros((n_reps, n_rows, flow.N_ACC))
+        flow.advance(stock, acc, clock_starts=rng.random((n_reps, n_rows)) * starts,
+                     nonadmitted_activity=rng.random((n_reps, n_rows)) * activity,
+                     admitted_activity=rng.random((n_reps, n_rows)) * activity / 4,
+                     dta_share=np.full(n_reps, dta), other_rate=np.full(n_reps, other),
+                     validation_rate=np.full(n_reps, validation), validation_min_bin=int(rng.integers(0, n_bins)),
+                     hazard=1 + rng.random((n_reps, 2, n_bins)) * steepness, other_profile=1 + rng.random(n_bins),
+                     age=week % 2 == 1)
+        after = stock.astype(np.float64).sum(axis=(2, 3))
+        out = acc[..., flow.ACC_STOPS_NONADMITTED] + acc[..., flow.ACC_STOPS_ADMITTED] + acc[..., flow.ACC_OTHER_REMOVALS]
+        scale = 1 + before + acc[..., flow.ACC_CLOCK_STARTS]
+        np.testing.assert_allclose(after / scale, (before + acc[..., flow.ACC_CLOCK_STARTS] - out) / scale,
+                                   atol=2e-6)
+        assert (stock >= 0).all() and np.isfinite(stock).all()
+        assert (acc >= 0).all()
 
 
 def test_a_replication_does_not_depend_on_the_others_in_its_batch():
