@@ -161,14 +161,19 @@ class NHSModel(mesa.Model):
         out[:, self._rtt_finance_trust] = pct
         return out
 
-    def run(self) -> MetricCube:
-        """Simulate to the last month end and return the batch's metrics."""
-        self.env.run(until=self.month_ends[-1] + 0.5)
+    def run(self, until_month: int | None = None) -> MetricCube:
+        """Simulate ``until_month`` months (default: all) and return the batch's metrics at their censuses.
+
+        ``until_month=0`` simulates nothing: the cube holds the start census only.
+        """
+        n = len(self.month_ends) if until_month is None else until_month
+        self.env.run(until=(self.month_ends[n - 1] if n else 0) + 0.5)
         # mesa 3.3 counts agent ids in a class-level dict keyed by model, which keeps every model
         # (and its batch's state) alive for the life of the process (mesa#3179; fixed upstream
         # in mesa#3180, not yet released). Drop this model's entry once its agents are made.
         getattr(mesa.Agent, "_ids", {}).pop(self, None)
-        return MetricCube(self.values, self.replications, self.series, self.metric_names, self.dates)
+        return MetricCube(self.values[..., :n + 1], self.replications, self.series, self.metric_names,
+                          self.dates[:n + 1])
 
     # -- engine coupling ----------------------------------------------------
     def _advance_to(self, t: int, age: bool = False) -> None:

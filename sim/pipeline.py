@@ -110,7 +110,7 @@ def dimensions(plan: RunPlan, cube: Cube) -> dict[str, int]:
 
 def simulated_days(months: Sequence[str]) -> int:
     """Days from the first simulated month's first day to the end of the last month."""
-    return month_end_times(dt.date(*parse_month(months[0]), 1), tuple(months))[-1]
+    return month_end_times(dt.date(*parse_month(months[0]), 1), tuple(months))[-1] if months else 0
 
 
 def services_manifest(plan: RunPlan) -> dict:
@@ -276,7 +276,7 @@ def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, do
     with CubeStoreSlot(writer.scratch_folder()) as slot:
         t1 = time.perf_counter()
         try:
-            cube = with_progress(f"{plan.scenario.name} {plan.months[0]}..{plan.months[-1]}",
+            cube = with_progress(f"{plan.scenario.name} {plan.scenario.start}..{plan.scenario.end}",
                                  len(plan.replications),
                                  lambda done: simulate_to_disk(plan, jobs, settings["batch_size"], slot, done,
                                                                executor, address),

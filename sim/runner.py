@@ -69,6 +69,16 @@ class RunPlan:
     finance: FinancePlan | None = None
 
     @property
+    def engine_months(self) -> tuple[str, ...]:
+        """The months the engine steps through: ``months``, or the start month for a run with none.
+
+        A zero-length run (end = the month before start) still builds its model
+        from the start month's inputs; it keeps only the start census, which is
+        recorded before the first step.
+        """
+        return self.months or (self.scenario.start,)
+
+    @property
     def replications(self) -> np.ndarray:
         """Replication indices: 0 (point estimate) then 1..N."""
         return np.arange(self.scenario.replications + 1, dtype=np.int64)
@@ -174,13 +184,14 @@ def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, 
 def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
     """Simulate one batch of replications (the picklable unit of work)."""
     reps = np.asarray(replications, dtype=np.int64)
-    inputs = batch_inputs(plan.scenario, plan.calibration, plan.rows, plan.months, reps)
+    months = plan.engine_months
+    inputs = batch_inputs(plan.scenario, plan.calibration, plan.rows, months, reps)
     rng = np.random.default_rng(np.random.SeedSequence(plan.scenario.seed, spawn_key=(int(reps[0]), 0)))
-    diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, plan.months, reps,
+    diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, months, reps,
                                    plan.rows.national_scale) if plan.services is not None else (None, None))
-    funding = batch_finance(plan.finance, plan.scenario, plan.months, reps, plan.rows.geography.trust_codes)
+    funding = batch_finance(plan.finance, plan.scenario, months, reps, plan.rows.geography.trust_codes)
     model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng, diag, cancer, funding)
-    cube = model.run()
+    cube = model.run(until_month=len(plan.months))
     # The model, its simpy processes and its agents refer to each other, so only the cycle
     # collector frees them; its oldest generation runs rarely, and a worker would otherwise
     # carry every finished batch's state (measured: +160 MB a batch until it ran).

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from sim.calendar import add_months
 from sim.distributions import Param, support
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -51,8 +52,9 @@ def _in_range(low: float, high: float, unit: str):
 def _not_before_start(end: str, info: ValidationInfo) -> str:
     """Cross-field check on ``end`` (a field validator, so the error names the ``end`` key and its line)."""
     start = info.data.get("start")
-    if start is not None and end < start:
-        raise ValueError(f"end {end} is before start {start}")
+    if start is not None and end < add_months(start, -1):
+        raise ValueError(f"end {end} is before start {start}; the shortest run ends the month before its start "
+                         f"({add_months(start, -1)}): it simulates nothing and reports the start census")
     return end
 
 
@@ -70,7 +72,7 @@ class RunHeader(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short name; used in output paths.")
     description: str = ""
     start: Month = Field("2025-04", description="First simulated month; the state is the published position of the month before.")
-    end: Month = Field("2035-03", description="Last simulated month (inclusive).")
+    end: Month = Field("2035-03", description="Last simulated month (inclusive); the month before start simulates nothing (the start census only).")
     replications: int = Field(100, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0, the point estimate).")
     seed: int = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
 

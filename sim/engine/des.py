@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.calendar import month_end, month_range, parse_month, working_days
+from sim.calendar import add_months, month_end, month_range, parse_month, working_days
 
 URGENT, RTT, OTHER = 0, 1, 2
 CLASS_NAMES = ("urgent", "rtt", "other")
@@ -149,7 +149,7 @@ def des_calendar(first_month: str, last_month: str) -> DESCalendar:
     """England working days and month-end census times from ``first_month`` to ``last_month`` (``YYYY-MM``)."""
     first_day = dt.date(*parse_month(first_month), 1)
     ends = [month_end(*parse_month(m)) for m in month_range(first_month, last_month)]
-    if not ends:
+    if not ends and last_month != add_months(first_month, -1):  # the month before: no time, the start census only
         raise ValueError(f"last month {last_month} is before first month {first_month}")
     census = [0.0] + [float((e - first_day).days + 1) for e in ends]
     one = dt.timedelta(days=1)

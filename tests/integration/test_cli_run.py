@@ -262,6 +262,37 @@ def test_replications_computed_in_a_shuffled_order_give_the_same_results(baselin
     assert_same_results(out, run_dir)
 
 
+def test_a_zero_length_horizon_reports_the_start_census_of_a_full_run(sim_cli, baseline_yaml, run_dir, summary, runs):
+    """end = the month before start simulates nothing: every figure is the start census a longer run reports."""
+    out = runs / "zero_length"
+    result = sim_cli("run", baseline_yaml, "--reps", "4", "--end", "2025-03", "--jobs", "1", "--quiet", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert sim_cli("verify", out).returncode == 0
+    dims = json.loads((out / "manifest.json").read_text())["dimensions"]
+    assert (dims["months"], dims["weeks"], dims["replications"]) == (0, 0, 5)
+    zero = pd.read_csv(out / "summary.csv", dtype={"area_code": str, "breakdown": str, "date": str})
+    assert set(zero["date"]) == {"2025-03-31"}
+    keys = ["metric", "level", "area_code", "breakdown", "date"]
+    start = summary[summary["date"] == "2025-03-31"]
+    both = zero.merge(start, on=keys, how="left", suffixes=("", "_full"), validate="one_to_one")
+    for column in ("point", "mean", "p5", "p50", "p95"):
+        pd.testing.assert_series_equal(both[column], both[f"{column}_full"], check_names=False)
+    # Series the zero-length run leaves out are those with no value at the start census (flows, months' activity).
+    left_out = start.merge(zero[keys], on=keys, how="left", indicator=True).query("_merge == 'left_only'")
+    assert left_out["point"].isna().all() and left_out["mean"].isna().all()
+    assert "rtt_clock_starts" in set(left_out["metric"]) and "rtt_waiting_list" in set(zero["metric"])
+    assert set(pd.read_parquet(out / "trajectories.parquet")["date"].astype(str)) == {"2025-03-31"}
+    assert len(pd.read_csv(out / "targets.csv")) == 0
+
+
+def test_an_end_two_months_before_start_is_refused_naming_the_shortest_run(sim_cli, baseline_yaml, tmp_path):
+    result = sim_cli("run", baseline_yaml, "--end", "2025-02", "--out", tmp_path / "run")
+    assert result.returncode == 2
+    assert "end 2025-02 is before start 2025-04; the shortest run ends the month before its start (2025-03)" \
+        in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.fixture(scope="module")
 def other_seed_dir(sim_cli, baseline_yaml, runs) -> Path:
     out = runs / "seed_7"

@@ -42,6 +42,13 @@ def test_calendar_has_england_working_days_and_month_end_censuses():
     assert des.days_since_start("2025-04", "2025-06") == 61.0
 
 
+def test_a_zero_length_calendar_has_the_start_census_only():
+    cal = des.des_calendar("2025-04", "2025-03")
+    assert cal.dates == ("2025-03-31",) and cal.census_times.tolist() == [0.0] and cal.working_days.size == 0
+    with pytest.raises(ValueError, match="before first month"):
+        des.des_calendar("2025-04", "2025-02")
+
+
 def test_fractional_sessions_spread_whole_sessions_with_an_exact_mean():
     assert des.sessions_by_day(2.5, 6).tolist() == [2, 3, 2, 3, 2, 3]
     assert des.sessions_by_day(11.476, 1000).sum() == 11476
