@@ -238,10 +238,33 @@ def read_csv_file(path: str | Path, columns: list[Column], *, unique: tuple[str,
     path = Path(path)
     if not path.is_file():
         raise ReferenceDataError(str(path), "file not found")
-    data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ReferenceDataError(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return parse_csv_text(text, str(path), columns, unique=unique, allow_extra=allow_extra,
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ReferenceDataError(str(path), f"is not a readable gzip file ({exc})",
+                                     allowed="a .csv file, or one compressed with gzip as .csv.gz") from None
+    return parse_csv_text(decode_text(data, str(path)), str(path), columns, unique=unique, allow_extra=allow_extra,
                           with_lines=with_lines)
+
+
+# Bytes no text file holds (tab, newline, form feed and carriage return are text).
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
+SAVE_AS_UTF8 = "a CSV file saved as UTF-8 (in Excel: Save As, 'CSV UTF-8 (Comma delimited)')"
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """A CSV file's bytes as text (a UTF-8 BOM dropped); other encodings and binary files are refused clearly."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ReferenceDataError(path, "is UTF-16 text (Excel's 'Unicode Text')", line=1, allowed=SAVE_AS_UTF8)
+    if CONTROL_BYTES.search(data[:65536]):
+        raise ReferenceDataError(path, "is not a text file (it contains binary data)", allowed=SAVE_AS_UTF8)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReferenceDataError(path, f"is not UTF-8 text: byte 0x{data[exc.start]:02x} is not UTF-8 (the file was "
+                                       "probably saved as Windows-1252 or Latin-1)", line=line,
+                                 allowed=SAVE_AS_UTF8) from None
+

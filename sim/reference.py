@@ -88,7 +88,8 @@ def read_observed_rtt(path: str | Path) -> pd.DataFrame:
     At least ``month``, ``waiting_list`` and ``pct_within_18w`` are required and
     must be filled on every row; the other columns of :func:`rtt_national` are
     optional. Unknown columns, non-numeric or negative values, percentages
-    outside 0-100 and repeated months are errors.
+    outside 0-100 or given as fractions (every value 1 or less) and repeated
+    months are errors.
 
     Args:
         path: CSV file (UTF-8, a BOM is fine; ``#`` lines are comments).
@@ -102,9 +103,14 @@ def read_observed_rtt(path: str | Path) -> pd.DataFrame:
     required = {"month", "waiting_list", "pct_within_18w"}
     columns = [Column(c.name, c.kind, nullable=c.name not in required, required=c.name in required)
                for c in RTT_COLUMNS]
-    df = read_csv_file(path, columns, unique=("month",), allow_extra=False)
+    df, lines = read_csv_file(path, columns, unique=("month",), allow_extra=False, with_lines=True)
     if df.empty:
         raise ReferenceDataError(str(path), "has no data rows")
+    pct = df["pct_within_18w"].to_numpy(dtype=float)
+    if np.nanmax(pct) <= 1.0:  # England has never been below 40%: these are fractions, not percentages
+        raise ReferenceDataError(str(path), f"value {pct[0]:g} looks like a fraction: every pct_within_18w is 1 or "
+                                 "less", int(lines[0]), "pct_within_18w",
+                                 allowed=f"a percentage from 0 to 100 (e.g. {100 * pct[0]:g}, not {pct[0]:g})")
     return _rtt_frame(df)
 
 

@@ -167,6 +167,8 @@ def test_read_observed_rtt_accepts_a_utf8_bom_and_comments(tmp_path):
     ("month,waiting_list,pct_within_18w\n2025-01,,58.9\n", 2, "waiting_list", "empty"),
     ("month,waiting_list,pct_within_18w,over52w\n2025-01,7427669,58.9,1\n", 1, "over52w",
      "did you mean 'over_52w'"),
+    ("month,waiting_list,pct_within_18w\n2025-01,7427669,0.589\n2025-02,7401153,0.592\n", 2, "pct_within_18w",
+     "looks like a fraction"),
 ])
 def test_read_observed_rtt_rejects_bad_files_naming_file_line_column(tmp_path, text, line, column,
                                                                       fragment):
@@ -177,6 +179,24 @@ def test_read_observed_rtt_rejects_bad_files_naming_file_line_column(tmp_path, t
     assert message.startswith(f"{path}:{line}: {column}: ")
     assert fragment in message and "\n" not in message
     assert info.value.column == column and info.value.line == line and info.value.path == str(path)
+
+
+@pytest.mark.parametrize(("data", "name", "line", "fragment"), [
+    (GOOD.encode("utf-16"), "observed.csv", 1, "is UTF-16 text"),
+    (("# Caf\u00e9 data\n" + GOOD).encode("cp1252"), "observed.csv", 1, "byte 0xe9 is not UTF-8"),
+    ((GOOD + "# r\u00e9vis\u00e9\n").encode("latin-1"), "observed.csv", 4, "Windows-1252 or Latin-1"),
+    (b"PK\x03\x04\x14\x00\x06\x00" + b"\x9c" * 40, "observed.csv", None, "binary data"),
+    (GOOD.encode(), "observed.csv.gz", None, "is not a readable gzip file"),
+])
+def test_other_encodings_and_binary_files_are_refused_naming_the_line(tmp_path, data, name, line, fragment):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ReferenceDataError) as info:
+        ref.read_observed_rtt(path)
+    assert info.value.line == line and fragment in str(info.value) and "\n" not in str(info.value)
+    assert str(info.value).startswith(str(path) + (f":{line}: " if line else ": "))
+    if not name.endswith(".gz"):
+        assert "Allowed: a CSV file saved as UTF-8" in str(info.value)
 
 
 def test_read_observed_rtt_missing_file_names_it(tmp_path):
