@@ -308,6 +308,10 @@ def _explain(err: dict, route: walk.Route, whole_union: bool) -> dict[str, Any]:
                 "problem": phrase + " (YAML 1.2 reads yes/no/on/off as text; write true or false)"}
     if kind.startswith("string") and isinstance(value, (int, float)) and not isinstance(value, bool):
         phrase += " (put it in quotes to make it text)"
+    if kind == "int_type" and isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
+        # YAML 1.2 reads 1e3 or 12.0 as a float; a count or a seed is written as an integer.
+        return {"value": value, "problem": phrase + " (a float: YAML reads 1e3 and 12.0 as floats)",
+                "allowed": allowed, "suggestion": str(int(value))}
     return _value_parts(value, phrase, allowed, walk.choices(route.slots))
 
 

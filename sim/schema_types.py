@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from sim.calendar import add_months
 from sim.distributions import Param, support
@@ -73,8 +73,8 @@ class RunHeader(_Model):
     description: str = ""
     start: Month = Field("2025-04", description="First simulated month; the state is the published position of the month before.")
     end: Month = Field("2035-03", description="Last simulated month (inclusive); the month before start simulates nothing (the start census only).")
-    replications: int = Field(100, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0, the point estimate).")
-    seed: int = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
+    replications: StrictInt = Field(100, ge=0, le=100_000, description="Monte Carlo replications (plus replication 0, the point estimate).")
+    seed: StrictInt = Field(20250401, ge=0, le=2**63 - 1, description="Root seed of the run's random streams.")
 
     @field_validator("end")
     @classmethod
