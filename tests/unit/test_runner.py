@@ -30,6 +30,23 @@ def test_batch_size_does_not_change_results(plan):
     assert one.replications.tolist() == list(range(6))
 
 
+def test_a_batch_neither_reads_nor_moves_the_global_random_state(plan):
+    """Planning and simulating draw only from explicitly passed generators (the static check is in test_rng)."""
+    import random
+
+    np.random.seed(1)
+    random.seed(1)
+    numpy_before, python_before = np.random.get_state(), random.getstate()
+    first = run_batch(plan, np.arange(2))
+    numpy_after, python_after = np.random.get_state(), random.getstate()
+    assert python_after == python_before
+    assert numpy_after[0] == numpy_before[0] and np.array_equal(numpy_after[1], numpy_before[1])
+    assert numpy_after[2:] == numpy_before[2:]
+    np.random.seed(99)  # a different global state must not change a replication
+    random.seed(99)
+    assert np.array_equal(run_batch(plan, np.arange(2)).values, first.values, equal_nan=True)
+
+
 def test_process_pool_gives_the_same_bytes_as_serial(plan):
     serial = run_plan(plan, jobs=1, batch_size=2)
     pooled = run_plan(plan, jobs=2, batch_size=3)
