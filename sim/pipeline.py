@@ -209,8 +209,12 @@ def resume_run(run_dir: Path, *, jobs: int | None = None, quiet: bool = False, e
         finished = " (it is a finished run)" if (run_dir / MANIFEST_NAME).is_file() else ""
         raise InputError(problem=f"nothing to resume at {run_dir}{finished}: there is no interrupted run's folder "
                                  f"{staging.name} with {SCRATCH_NAME}/{RUN_SETTINGS_NAME}")
-    settings = json.loads(settings_path.read_text(encoding="utf-8"))
-    scenario_file = Path(settings["scenario_file"])
+    try:
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        scenario_file = Path(settings["scenario_file"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(file=str(settings_path), problem=f"is damaged ({type(exc).__name__}: {exc}), so the run "
+                         "cannot be resumed; start it again") from None
     scenario, doc, plan, build_seconds = _plan(scenario_file, settings["overrides"])
     if hashlib.sha256(resolved_yaml(scenario).encode()).hexdigest() != settings["resolved_sha256"]:
         raise InputError(problem="the scenario (this file or one it extends) has changed since the run started, so "

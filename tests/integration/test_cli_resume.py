@@ -87,7 +87,12 @@ def test_resume_refuses_what_it_cannot_finish(sim_cli, baseline_yaml, uninterrup
     assert finished.returncode == 2 and "finished run" in finished.stderr, finished.stderr
     mixed = sim_cli("run", baseline_yaml, "--resume", uninterrupted, "--reps", "3")
     assert mixed.returncode == 2 and "drop SCENARIO_FILE, --reps" in mixed.stderr, mixed.stderr
-    assert "Traceback" not in nothing.stderr + finished.stderr + mixed.stderr
+    damaged_dir = tmp_path / "damaged.incomplete" / "scratch"
+    damaged_dir.mkdir(parents=True)
+    (damaged_dir / "run.json").write_text("{not json")
+    damaged = sim_cli("run", "--resume", tmp_path / "damaged")
+    assert damaged.returncode == 2 and "run.json: is damaged" in damaged.stderr, damaged.stderr
+    assert "Traceback" not in nothing.stderr + finished.stderr + mixed.stderr + damaged.stderr
 
 
 def test_resume_refuses_a_scenario_that_changed(sim_cli, sim_argv, sim_cli_env, baseline_yaml, tmp_path):

@@ -16,7 +16,6 @@ can run), planned once; each example swaps the scenario's lever and re-runs.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
