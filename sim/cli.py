@@ -190,6 +190,26 @@ def calibrate(cutoff, window, name, out_path, max_evaluations) -> None:
                    + ", ".join(f"{k} {v:.3g}" for k, v in calib.fit.items()) + ")")
 
 
+@main.group()
+def data() -> None:
+    """Observed data files you supply (the newest NHS England publication, or your own series)."""
+
+
+@data.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["rtt", "diagnostics", "cancer"]),
+              help="Which series the file holds (default: told from its header).")
+def data_check(file, kind) -> None:
+    """Check an observed national monthly series (the columns of sim/data/*_national_monthly.csv; docs/DATA.md)."""
+    with _Guard():
+        from sim.reference import describe_observed
+
+        lines = describe_observed(file, kind)
+        click.echo(f"{file}: OK: " + lines[0])
+        for line in lines[1:]:
+            click.echo(f"  {line}")
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def verify(run_dir) -> None:

@@ -83,38 +83,126 @@ def rtt_national() -> pd.DataFrame:
 
 
 def read_observed_rtt(path: str | Path) -> pd.DataFrame:
-    """Read a user's observed RTT series with the columns of rtt_national_monthly.csv.
+    """A user's observed national RTT series (see :func:`read_observed`)."""
+    return read_observed(path, "rtt")
 
-    At least ``month``, ``waiting_list`` and ``pct_within_18w`` are required and
-    must be filled on every row; the other columns of :func:`rtt_national` are
-    optional. Unknown columns, non-numeric or negative values, percentages
-    outside 0-100 or given as fractions (every value 1 or less) and repeated
-    months are errors.
+
+#: The observed monthly series a user can supply, each with the columns of its shipped file:
+#: kind -> (shipped file, required columns, the percentage column that says which kind a file is).
+OBSERVED_KINDS = {
+    "rtt": ("rtt_national_monthly.csv", ("month", "waiting_list", "pct_within_18w"), "pct_within_18w"),
+    "diagnostics": ("diagnostics_national_monthly.csv", ("month", "waiting_list", "pct_over_6w"), "pct_over_6w"),
+    "cancer": ("cancer_national_monthly.csv", ("month", "fds_pct", "pct_62day", "pct_31day"), "fds_pct"),
+}
+
+
+def _observed_columns(kind: str) -> list[Column]:
+    return {"rtt": RTT_COLUMNS, "diagnostics": DIAGNOSTICS_COLUMNS, "cancer": CANCER_COLUMNS}[kind]
+
+
+def read_observed(path: str | Path, kind: str) -> pd.DataFrame:
+    """Read a user's observed national monthly series with the columns of the shipped file of its kind.
+
+    The required columns (``OBSERVED_KINDS``) must be present and hold values
+    (a cell may be empty where a month was not published, as in the shipped
+    files); the other columns of the shipped file are optional. Unknown columns,
+    non-numeric or negative values, percentages outside 0-100 or given as
+    fractions (every value of a column 1 or less) and repeated months are
+    errors.
 
     Args:
         path: CSV file (UTF-8, a BOM is fine; ``#`` lines are comments).
+        kind: ``rtt``, ``diagnostics`` or ``cancer`` (:func:`observed_kind` tells from the header).
 
     Returns:
-        Same layout as :func:`rtt_national`, indexed by month.
+        Same layout as the shipped series, sorted and indexed by month.
 
     Raises:
         ReferenceDataError: naming the file, line and column.
     """
-    required = {"month", "waiting_list", "pct_within_18w"}
-    columns = [Column(c.name, c.kind, nullable=c.name not in required, required=c.name in required)
-               for c in RTT_COLUMNS]
+    required = set(OBSERVED_KINDS[kind][1])
+    columns = [Column(c.name, c.kind, nullable=c.name != "month", required=c.name in required)
+               for c in _observed_columns(kind)]
     df, lines = read_csv_file(path, columns, unique=("month",), allow_extra=False, with_lines=True)
     if df.empty:
         raise ReferenceDataError(str(path), "has no data rows")
-    pct = df["pct_within_18w"].to_numpy(dtype=float)
-    if np.nanmax(pct) <= 1.0:  # England has never been below 40%: these are fractions, not percentages
-        raise ReferenceDataError(str(path), f"value {pct[0]:g} looks like a fraction: every pct_within_18w is 1 or "
-                                 "less", int(lines[0]), "pct_within_18w",
-                                 allowed=f"a percentage from 0 to 100 (e.g. {100 * pct[0]:g}, not {pct[0]:g})")
+    for column in sorted(required - {"month"}):
+        values = df[column].to_numpy(dtype=float)
+        if np.isnan(values).all():
+            raise ReferenceDataError(str(path), "has no values (every cell is empty)", 1, column)
+        if not column.endswith("pct") and not column.startswith("pct"):
+            continue
+        pct = values[~np.isnan(values)]
+        # No national series has ever been below 1% (within 18 weeks, over 6 weeks, cancer standards): fractions.
+        if np.nanmax(pct) <= 1.0:
+            first = int(np.flatnonzero(~np.isnan(values))[0])
+            raise ReferenceDataError(str(path), f"value {pct[0]:g} looks like a fraction: every {column} is 1 or "
+                                     "less", int(lines[first]), column,
+                                     allowed=f"a percentage from 0 to 100 (e.g. {100 * pct[0]:g}, not {pct[0]:g})")
     return _rtt_frame(df)
 
 
+def observed_kind(path: str | Path) -> str:
+    """Which kind of observed series a CSV file holds, from its header.
+
+    Raises:
+        ReferenceDataError: the header has none of the kinds' identifying columns.
+    """
+    header = set(read_csv_file(path, [Column("month", "month", required=False)], allow_extra=True).columns)
+    for kind, (_, _, marker) in OBSERVED_KINDS.items():
+        if marker in header:
+            return kind
+    raise ReferenceDataError(str(path), "is not an observed national series: its header has none of "
+                             + ", ".join(m for _, _, m in OBSERVED_KINDS.values()), 1,
+                             allowed="the columns of sim/data/rtt_national_monthly.csv, "
+                                     "diagnostics_national_monthly.csv or cancer_national_monthly.csv (docs/DATA.md)")
+
+
+#: Known breaks in the published series: (kind, first month on the new basis, what changed).
+SERIES_BREAKS = (
+    ("rtt", "2024-02", "community services pathways were removed from RTT, so the list and clock starts step down"),
+    ("cancer", "2023-10", "the 62-day and 31-day standards were redefined as combined standards (NHS England, "
+                          "October 2023), so earlier months are on the old definitions"),
+)
+
+
+def describe_observed(path: str | Path, kind: str | None = None) -> list[str]:
+    """Check an observed series file and describe it: kind, months, gaps, empty cells, breaks it spans.
+
+    Raises:
+        ReferenceDataError: the file is malformed (the first problem, naming file, line and column).
+    """
+    kind = kind or observed_kind(path)
+    df = read_observed(path, kind)
+    months = list(df.index)
+    full = []
+    first_year, first_month = (int(x) for x in months[0].split("-"))
+    while not full or full[-1] < months[-1]:
+        k = first_month - 1 + len(full)
+        full.append(f"{first_year + k // 12}-{k % 12 + 1:02d}")
+    missing = sorted(set(full) - set(months))
+    lines = [f"{kind} national series, {months[0]} to {months[-1]} ({len(months)} months; columns: "
+             f"{', '.join(c for c in df.columns if c not in ('source', 'note'))})",
+             "months missing between the first and the last: " + (", ".join(missing[:12]) + (" ..." if len(missing) > 12
+                                                                                             else "") or "none")]
+    for column in OBSERVED_KINDS[kind][1][1:]:
+        empty = [m for m, v in df[column].items() if np.isnan(v)]
+        if empty:
+            lines.append(f"{column} is empty in {len(empty)} months ({empty[0]} to {empty[-1]}); those months are "
+                         "not fitted or scored")
+    for break_kind, month, text in SERIES_BREAKS:
+        if break_kind == kind and months[0] < month <= months[-1]:
+            lines.append(f"spans a series break in {month}: {text}")
+    return lines
+
+
 # ------------------------------------------------------------- other national
+CANCER_COLUMNS = schema("month:month! fds_pct:pct pct_62day:pct pct_31day:pct fds_total:count c62_total:count "
+                        "c31_total:count source:text note:text")
+DIAGNOSTICS_COLUMNS = schema("month:month! waiting_list:count over_6w:count pct_over_6w:pct over_13w:count "
+                             "tests_performed:count source:text note:text")
+
+
 def cancer_national() -> pd.DataFrame:
     """Cancer waiting times, England, monthly 2021-04 to 2025-03.
 
@@ -123,9 +211,7 @@ def cancer_national() -> pd.DataFrame:
         c62_total, c31_total (patients measured), source, note.
         Source: CWT National Time Series (provider based); SOURCES.md.
     """
-    cols = schema("month:month! fds_pct:pct pct_62day:pct pct_31day:pct fds_total:count c62_total:count "
-                  "c31_total:count source:text note:text")
-    return _load("cancer_national_monthly.csv", cols, ("month",))
+    return _load("cancer_national_monthly.csv", CANCER_COLUMNS, ("month",))
 
 
 def diagnostics_national() -> pd.DataFrame:
@@ -136,9 +222,7 @@ def diagnostics_national() -> pd.DataFrame:
         (counts), pct_over_6w (0-100), source, note. Source: NHS England Monthly
         Diagnostics Web File - Provider, England 'Total' row; SOURCES.md.
     """
-    cols = schema("month:month! waiting_list:count over_6w:count pct_over_6w:pct over_13w:count "
-                  "tests_performed:count source:text note:text")
-    return _load("diagnostics_national_monthly.csv", cols, ("month",))
+    return _load("diagnostics_national_monthly.csv", DIAGNOSTICS_COLUMNS, ("month",))
 
 
 #: Weekly bands of the DM01 provider file (completed weeks waited at month end).
