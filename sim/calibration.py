@@ -308,6 +308,17 @@ def size_case_mix(obs: pd.DataFrame, targets: pd.DataFrame, last: str, window_mo
                 "earlier_fit_last_month": earlier}
 
 
+#: Observed columns a calibration needs in every month it reads (the list and its flows); the fitted
+#: waits (median, 92nd percentile, long waits) may have gaps, which the fit skips.
+CALIBRATION_COLUMNS = ("waiting_list", "pct_within_18w", "clock_starts", "completed_admitted", "completed_nonadmitted")
+
+
+def first_month_needed(last: str, window_months: int) -> str:
+    """The earliest observed month a calibration to ``last`` reads: the fit window, the case-mix fit a
+    year before it (:func:`size_case_mix`) and the month before, whose list the first month's flows start from."""
+    return add_months(last, -(window_months - 1) - 12 - 1)
+
+
 def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str, data_vintage: str,
               admitted_share: float, admitted_share_source: str, window_months: int = DEFAULT_WINDOW_MONTHS,
               max_evaluations: int = 500) -> CalibrationParams:

@@ -190,6 +190,38 @@ def calibrate(cutoff, window, name, out_path, max_evaluations) -> None:
                    + ", ".join(f"{k} {v:.3g}" for k, v in calib.fit.items()) + ")")
 
 
+@main.command()
+@click.option("--cutoff", required=True, help="Last observed month the calibration may see (YYYY-MM).")
+@click.option("--observed", "observed_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Observed national RTT series (the columns of sim/data/rtt_national_monthly.csv; default: "
+                   "the shipped series). Check it first with `sim data check`.")
+@click.option("--horizon", default=12, show_default=True, type=click.IntRange(1, 120),
+              help="Months forecast after the cutoff (fewer if the data end sooner).")
+@click.option("--reps", default=100, show_default=True, type=click.IntRange(1, 100_000),
+              help="Monte Carlo replications.")
+@click.option("--seed", default=20250401, show_default=True, type=click.IntRange(0, 2**63 - 1), help="Root seed.")
+@click.option("--window", default=24, show_default=True, type=click.IntRange(12, 120),
+              help="Months before the cutoff the calibration fits.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The backtest folder (default: outputs/backtest_<cutoff>/<UTC time>/).")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes (default: all cores).")
+@click.option("--max-evaluations", default=500, show_default=True, type=click.IntRange(10, 100_000),
+              help="Calibration: most evaluations of the priority fit.")
+@_output_options
+def backtest(cutoff, observed_path, horizon, reps, seed, window, out_dir, jobs, max_evaluations, overwrite,
+             quiet) -> None:
+    """Calibrate on data up to a cutoff, forecast the months after it and score the forecast against what was
+    observed, beside persistence (docs/VALIDATION.md)."""
+    with _Guard():
+        from sim.backtest_run import run_backtest
+
+        folder, _ = run_backtest(cutoff, observed_path=observed_path, horizon=horizon, replications=reps, seed=seed,
+                                 window=window, out_dir=out_dir, jobs=jobs, quiet=quiet, overwrite=overwrite,
+                                 max_evaluations=max_evaluations)
+        if not quiet:
+            click.echo(f"results: {folder}")
+
+
 @main.group()
 def data() -> None:
     """Observed data files you supply (the newest NHS England publication, or your own series)."""

@@ -73,9 +73,9 @@ def git_commit() -> str | None:
         return None
 
 
-def observed_history() -> dict[str, pd.Series]:
-    """Published national series for the fan charts, indexed by month end."""
-    obs = reference.rtt_national()
+def observed_history(rtt: pd.DataFrame | None = None) -> dict[str, pd.Series]:
+    """Published national series for the fan charts, indexed by month end (``rtt``: another RTT series)."""
+    obs = reference.rtt_national() if rtt is None else rtt
     index = pd.PeriodIndex(obs.index, freq="M").to_timestamp(how="end").normalize()
     series = {metric: obs[column] for metric, column in OBSERVED_COLUMN.items()}
     series["rtt_over_52w_pct"] = 100.0 * obs["over_52w"] / obs["waiting_list"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from sim import reference
 from sim.calendar import add_months, month_range
@@ -101,14 +102,17 @@ def geography_of(world: World, rows_trust: np.ndarray, rows_specialty: np.ndarra
     )
 
 
-def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
+def plan_run(scenario: Scenario, doc: LoadedDocument, observed: pd.DataFrame | None = None) -> RunPlan:
     """Check the scenario against the data and lay out the engine rows.
+
+    ``observed``: the national RTT series the start position comes from
+    (default: the shipped one; a backtest passes the user's file).
 
     Raises:
         InputError: a start month without a published position before it, or a
             calibration fitted on months after the start (it would see the future).
     """
-    observed = reference.rtt_national()
+    observed = reference.rtt_national() if observed is None else observed
     census_month = previous_month(scenario.start)
     if census_month not in observed.index or np.isnan(observed.loc[census_month, "waiting_list"]):
         have = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index

@@ -1,0 +1,185 @@
+"""`sim backtest`: calibrate on the months up to a cutoff, forecast the months after it, score what happened.
+
+The calibration sees only observed months up to the cutoff; the forecast
+starts from the cutoff month's published position with the settings a user
+would have had then (calibrated trends, the long-wait targets as published,
+no later validation programme). Each metric is scored against the months
+observed after the cutoff, beside persistence (the cutoff month held flat):
+:func:`sim.backtest.score`.
+
+The folder is written like a run folder (staged, atomic files, manifest
+last): ``calibration.yaml`` and ``scenario.yaml`` (what was run, so the
+forecast can be rerun with ``sim run``), ``summary.csv`` (national),
+``backtest.csv`` (the scores) and ``plots/`` (each fan with the observed months).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from sim import reference
+from sim.backtest import score
+from sim.calendar import add_months, month_range, parse_month
+from sim.calibration import CALIBRATION_COLUMNS, calibrate, first_month_needed, write_calibration
+from sim.config import load_scenario
+from sim.errors import InputError
+from sim.pipeline import admitted_share_before, observed_history, run_manifest, with_progress
+from sim.plotting import provenance_text, standard_plots
+from sim.results import RunWriter, summarise
+from sim.runner import default_jobs, plan_run, run_plan
+
+DEFAULT_REPLICATIONS = 100
+DEFAULT_SEED = 20250401
+
+# The forecast's scenario. Trends and uncertainty come from the calibration written beside it;
+# the long-wait targets are those NHS England had published (targets.csv), which a planner
+# at the cutoff knew; diagnostics, cancer and money need provider data from 2024 and a
+# 2025/26 allocation, so the backtest is of the RTT list.
+SCENARIO_TEMPLATE = """\
+# Written by sim backtest: the forecast scored in backtest.csv. Rerun it with `sim run scenario.yaml`.
+name: {name}
+description: >
+  Backtest: calibrated on observed months up to {cutoff} only ({window} months fitted),
+  forecast {first} to {last} from the published {cutoff} position.
+start: {first}
+end: {last}
+replications: {replications}
+seed: {seed}
+calibration: calibration.yaml
+world:
+  trust_capacity_variation_pct: 5  # assumption, as in the baseline
+policies:
+  long_wait_drive:
+    # The long-wait targets as published (sim/data/targets.csv): 78 weeks by April 2023,
+    # 65 weeks by September 2024, then 52 weeks.
+    schedule:
+      - {{start: 2022-05, weeks: 78}}
+      - {{start: 2023-05, weeks: 65}}
+      - {{start: 2024-10, weeks: 52}}
+diagnostics: {{enabled: false}}
+cancer: {{enabled: false}}
+finance: {{enabled: false}}
+outputs:
+  keep_levels: [national]
+  plots: true
+"""
+
+
+def _observed(observed_path: Path | None) -> tuple[pd.DataFrame, str]:
+    if observed_path is None:
+        return reference.rtt_national(), ("NHS England RTT Overview Timeseries incl. estimates, Dec25 edition "
+                                           "(sim/data/rtt_national_monthly.csv)")
+    data = Path(observed_path).read_bytes() if Path(observed_path).is_file() else b""
+    frame = reference.read_observed_rtt(observed_path)
+    return frame, f"{observed_path} (sha256 {hashlib.sha256(data).hexdigest()[:12]})"
+
+
+def _check_months(observed: pd.DataFrame, cutoff: str, horizon: int, window: int) -> str:
+    """The last forecast month; refuses a cutoff the file cannot calibrate on or score after."""
+    try:
+        parse_month(cutoff)
+    except ValueError:
+        raise InputError(key_path="--cutoff", value=cutoff, problem="is not a month",
+                         allowed="YYYY-MM, e.g. 2024-03") from None
+    complete = observed.dropna(subset=list(CALIBRATION_COLUMNS)).index
+    listed = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index
+    if complete.empty:
+        raise InputError(key_path="--observed", problem="has no month with every column a calibration reads",
+                         allowed=", ".join(CALIBRATION_COLUMNS))
+    split = reference.rtt_stage_split()
+    sourced = split[~split["note"].fillna("").str.startswith("assumption")]["month"].min()
+    needed = month_range(first_month_needed(cutoff, window), cutoff)
+    earliest = max(add_months(complete[0], len(needed) - 1), sourced)
+    allowed = f"a cutoff from {earliest} to {add_months(listed[-1], -1)}"
+    gaps = [m for m in needed if m not in complete]
+    if gaps:
+        raise InputError(key_path="--cutoff", value=cutoff, allowed=allowed + ", or a shorter --window",
+                         problem=f"needs every month from {needed[0]} to it with {', '.join(CALIBRATION_COLUMNS)} to "
+                                 f"calibrate on ({window} months fitted, a case-mix fit a year before, and the month "
+                                 f"before); {gaps[0]} is missing or incomplete")
+    if cutoff < sourced:
+        raise InputError(key_path="--cutoff", value=cutoff, allowed=allowed,
+                         problem=f"is before the first sourced share of the list with a decision to admit ({sourced}; "
+                                 "sim/data/rtt_stage_split.csv)")
+    last = min(add_months(cutoff, horizon), listed[-1])
+    if last <= cutoff:
+        raise InputError(key_path="--cutoff", value=cutoff,
+                         problem=f"leaves no observed month after it to score against (the data end {listed[-1]})",
+                         allowed=f"a cutoff before {listed[-1]}")
+    return last
+
+
+def run_backtest(cutoff: str, *, observed_path: Path | None = None, horizon: int = 12,
+                 replications: int = DEFAULT_REPLICATIONS, seed: int = DEFAULT_SEED, window: int = 24,
+                 out_dir: Path | None = None, jobs: int | None = None, quiet: bool = False,
+                 overwrite: bool = False, max_evaluations: int = 500) -> tuple[Path, pd.DataFrame]:
+    """Calibrate up to ``cutoff``, forecast up to ``horizon`` months, score; return the folder and the scores.
+
+    Raises:
+        InputError: a cutoff without ``window`` months of data before it or
+            any month after it; a malformed observed file.
+    """
+    observed, vintage = _observed(observed_path)
+    last = _check_months(observed, cutoff, horizon, window)
+    first = add_months(cutoff, 1)
+    jobs = jobs or default_jobs()
+    now = dt.datetime.now(dt.timezone.utc)
+    name = f"backtest_{cutoff}"
+    out_dir = out_dir or Path("outputs") / name / now.strftime("%Y%m%dT%H%M%SZ")
+    console = Console(stderr=True, quiet=quiet)
+    t0 = time.perf_counter()
+    share, share_source = admitted_share_before(cutoff)
+    with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
+        calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage, admitted_share=share,
+                          admitted_share_source=share_source, window_months=window, max_evaluations=max_evaluations)
+    timings = {"calibrate_seconds": time.perf_counter() - t0}
+    with RunWriter(out_dir, overwrite=overwrite) as writer:
+        write_calibration(calib, writer.path_for("calibration.yaml"))
+        writer.write_text("scenario.yaml", SCENARIO_TEMPLATE.format(
+            name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed))
+        scenario_file = writer.path_for("scenario.yaml")
+        scenario, doc = load_scenario(scenario_file, {})
+        t1 = time.perf_counter()
+        plan = plan_run(scenario, doc, observed)
+        cube = with_progress(f"{name} {first}..{last}", len(plan.replications),
+                             lambda progress: run_plan(plan, jobs, progress=progress), console, quiet)
+        timings["simulate_seconds"] = time.perf_counter() - t1
+        summary = summarise(cube)
+        national = summary[summary["level"] == "national"].reset_index(drop=True)
+        table = score(national, observed, cutoff)
+        writer.write_csv("summary.csv", national)
+        writer.write_csv("backtest.csv", table)
+        history = {metric: series[series.index <= pd.Timestamp(dt.date(*parse_month(last), 1)) + pd.offsets.MonthEnd(0)]
+                   for metric, series in observed_history(observed).items()}
+        standard_plots(national, None, writer.path_for("plots/fan.png").parent,
+                       provenance_text(name, out_dir.name, replications, now.strftime("%Y-%m-%d")) + "  |  "
+                       f"calibrated to {cutoff}; dots after it were not seen", observed=history, history_years=2)
+        manifest = {**run_manifest(scenario, doc, scenario_file, out_dir.name, now, jobs, timings),
+                    "backtest": {"cutoff": cutoff, "first_forecast_month": first, "last_forecast_month": last,
+                                 "window_months": window, "observed": vintage,
+                                 "calibration_fit_rmse": calib.fit}}
+        final = writer.finish(manifest)
+    if not quiet:
+        console.print(scores_table(table, f"{name}: forecast {first}..{last} against what was published"))
+    return final, table
+
+
+def scores_table(table: pd.DataFrame, title: str) -> Table:
+    """The scores as a console table: model against persistence, and band coverage."""
+    out = Table(title=title, title_justify="left")
+    for col in ("Metric", "Months", "Model error", "Persistence", "Better", "10-90% band", "5-95% band"):
+        out.add_column(col, justify="left" if col == "Metric" else "right", no_wrap=True)
+    units = {"% of observed": "%", "points": " pt", "weeks": " wk"}
+    for r in table.itertuples():
+        unit = units.get(r.unit, " " + r.unit)
+        out.add_row(r.metric, str(r.months), f"{r.model_error:.2f}{unit}", f"{r.persistence_error:.2f}{unit}",
+                    "model" if r.beats_persistence else "persistence", f"{100 * r.coverage_10_90:.0f}%",
+                    f"{100 * r.coverage_5_95:.0f}%")
+    return out

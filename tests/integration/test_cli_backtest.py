@@ -1,0 +1,74 @@
+"""`sim backtest`: calibrate up to a cutoff, forecast, score against what was published; its folder reruns.
+
+Small and quick: 6 replications, a 6-month horizon and a short calibration
+(the scores' quality is tests/validation/test_backtest.py's business).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[2] / "sim" / "data"
+QUICK = ("--reps", "6", "--horizon", "6", "--max-evaluations", "30", "--jobs", "1", "--quiet")
+METRICS = {"rtt_waiting_list", "rtt_within_18w_pct", "rtt_median_weeks", "rtt_p92_weeks", "rtt_over_52w"}
+
+
+@pytest.fixture(scope="module")
+def backtest_dir(sim_cli, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("backtest") / "bt"
+    result = sim_cli("backtest", "--cutoff", "2024-03", *QUICK, "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_the_folder_holds_the_scores_the_forecast_and_what_made_it(sim_cli, backtest_dir):
+    assert sorted(p.name for p in backtest_dir.iterdir()) == ["backtest.csv", "calibration.yaml", "manifest.json",
+                                                             "plots", "scenario.yaml", "summary.csv"]
+    assert sim_cli("verify", backtest_dir).returncode == 0
+    scores = pd.read_csv(backtest_dir / "backtest.csv")
+    assert set(scores["metric"]) == METRICS and (scores["months"] == 6).all()
+    assert ((scores["coverage_10_90"] >= 0) & (scores["coverage_10_90"] <= scores["coverage_5_95"])).all()
+    manifest = json.loads((backtest_dir / "manifest.json").read_text())
+    assert manifest["backtest"]["cutoff"] == "2024-03" and manifest["backtest"]["last_forecast_month"] == "2024-09"
+    calibration = (backtest_dir / "calibration.yaml").read_text()
+    assert "fit_last_month: 2024-03" in calibration  # it saw nothing after the cutoff
+    assert (backtest_dir / "plots" / "rtt_waiting_list_ENG.png").stat().st_size > 10_000
+
+
+def test_the_written_scenario_reruns_to_the_same_forecast(sim_cli, backtest_dir, tmp_path):
+    rerun = tmp_path / "rerun"
+    result = sim_cli("run", backtest_dir / "scenario.yaml", "--jobs", "2", "--quiet", "--out", rerun)
+    assert result.returncode == 0, result.stderr
+    again = pd.read_csv(rerun / "summary.csv", dtype=str)
+    again = again[again["level"] == "national"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, pd.read_csv(backtest_dir / "summary.csv", dtype=str))
+
+
+def test_a_user_series_ending_sooner_shortens_the_horizon(sim_cli, tmp_path):
+    rtt = pd.read_csv(DATA / "rtt_national_monthly.csv", dtype=str, keep_default_na=False)
+    observed = tmp_path / "ours.csv"
+    rtt[rtt["month"] <= "2024-06"].to_csv(observed, index=False)
+    out = tmp_path / "bt"
+    result = sim_cli("backtest", "--cutoff", "2024-03", "--observed", observed, *QUICK, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert (pd.read_csv(out / "backtest.csv")["months"] == 3).all()
+    assert str(observed) in json.loads((out / "manifest.json").read_text())["backtest"]["observed"]
+
+
+@pytest.mark.parametrize(("cutoff", "fragment"), [
+    ("2008-06", "needs every month from 2005-06 to it with waiting_list, pct_within_18w, clock_starts"),
+    ("2022-03", "is before the first sourced share of the list with a decision to admit (2022-07"),
+    ("2025-03", "leaves no observed month after it to score against (the data end 2025-03)"),
+    ("March 2024", "is not a month. Allowed: YYYY-MM"),
+])
+def test_a_cutoff_it_cannot_use_exits_2_before_any_work(sim_cli, tmp_path, cutoff, fragment):
+    result = sim_cli("backtest", "--cutoff", cutoff, *QUICK, "--out", tmp_path / "bt")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: --cutoff: value '{cutoff}' ") and fragment in result.stderr
+    assert not list(tmp_path.iterdir())
