@@ -16,7 +16,6 @@ forecast can be rerun with ``sim run``), ``summary.csv`` (national),
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from pathlib import Path
 
@@ -26,11 +25,12 @@ from rich.table import Table
 
 from sim import reference
 from sim.backtest import score
-from sim.calendar import add_months, month_range, parse_month
-from sim.calibration import CALIBRATION_COLUMNS, calibrate, first_month_needed, write_calibration
+from sim.calendar import add_months, parse_month
+from sim.calibration import calibrate, write_calibration
 from sim.config import load_scenario
 from sim.errors import InputError
-from sim.pipeline import admitted_share_before, observed_history, run_manifest, with_progress
+from sim.pipeline import (admitted_share_before, check_calibration_months, observed_history, observed_rtt,
+                          run_manifest, with_progress)
 from sim.plotting import provenance_text, standard_plots
 from sim.results import RunWriter, summarise
 from sim.runner import default_jobs, plan_run, run_plan
@@ -72,42 +72,10 @@ outputs:
 """
 
 
-def _observed(observed_path: Path | None) -> tuple[pd.DataFrame, str]:
-    if observed_path is None:
-        return reference.rtt_national(), ("NHS England RTT Overview Timeseries incl. estimates, Dec25 edition "
-                                           "(sim/data/rtt_national_monthly.csv)")
-    data = Path(observed_path).read_bytes() if Path(observed_path).is_file() else b""
-    frame = reference.read_observed_rtt(observed_path)
-    return frame, f"{observed_path} (sha256 {hashlib.sha256(data).hexdigest()[:12]})"
-
-
-def _check_months(observed: pd.DataFrame, cutoff: str, horizon: int, window: int) -> str:
-    """The last forecast month; refuses a cutoff the file cannot calibrate on or score after."""
-    try:
-        parse_month(cutoff)
-    except ValueError:
-        raise InputError(key_path="--cutoff", value=cutoff, problem="is not a month",
-                         allowed="YYYY-MM, e.g. 2024-03") from None
-    complete = observed.dropna(subset=list(CALIBRATION_COLUMNS)).index
+def _last_forecast_month(observed: pd.DataFrame, cutoff: str, horizon: int, window: int) -> str:
+    """The last month scored; refuses a cutoff the series cannot calibrate on or score after."""
+    check_calibration_months(observed, cutoff, window)
     listed = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index
-    if complete.empty:
-        raise InputError(key_path="--observed", problem="has no month with every column a calibration reads",
-                         allowed=", ".join(CALIBRATION_COLUMNS))
-    split = reference.rtt_stage_split()
-    sourced = split[~split["note"].fillna("").str.startswith("assumption")]["month"].min()
-    needed = month_range(first_month_needed(cutoff, window), cutoff)
-    earliest = max(add_months(complete[0], len(needed) - 1), sourced)
-    allowed = f"a cutoff from {earliest} to {add_months(listed[-1], -1)}"
-    gaps = [m for m in needed if m not in complete]
-    if gaps:
-        raise InputError(key_path="--cutoff", value=cutoff, allowed=allowed + ", or a shorter --window",
-                         problem=f"needs every month from {needed[0]} to it with {', '.join(CALIBRATION_COLUMNS)} to "
-                                 f"calibrate on ({window} months fitted, a case-mix fit a year before, and the month "
-                                 f"before); {gaps[0]} is missing or incomplete")
-    if cutoff < sourced:
-        raise InputError(key_path="--cutoff", value=cutoff, allowed=allowed,
-                         problem=f"is before the first sourced share of the list with a decision to admit ({sourced}; "
-                                 "sim/data/rtt_stage_split.csv)")
     last = min(add_months(cutoff, horizon), listed[-1])
     if last <= cutoff:
         raise InputError(key_path="--cutoff", value=cutoff,
@@ -126,8 +94,8 @@ def run_backtest(cutoff: str, *, observed_path: Path | None = None, horizon: int
         InputError: a cutoff without ``window`` months of data before it or
             any month after it; a malformed observed file.
     """
-    observed, vintage = _observed(observed_path)
-    last = _check_months(observed, cutoff, horizon, window)
+    observed, vintage = observed_rtt(observed_path)
+    last = _last_forecast_month(observed, cutoff, horizon, window)
     first = add_months(cutoff, 1)
     jobs = jobs or default_jobs()
     now = dt.datetime.now(dt.timezone.utc)

@@ -178,14 +178,19 @@ def schema() -> None:
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: configs/calibration/<name>.yaml).")
 @click.option("--max-evaluations", default=500, show_default=True, type=click.IntRange(10, 100_000))
-def calibrate(cutoff, window, name, out_path, max_evaluations) -> None:
-    """Fit the flow engine to the shipped national RTT series up to a cutoff."""
+@click.option("--observed", "observed_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Observed national RTT series to fit (the columns of sim/data/rtt_national_monthly.csv; default: "
+                   "the shipped series). Check it first with `sim data check`.")
+def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) -> None:
+    """Fit the flow engine to the national RTT series (shipped, or --observed) up to a cutoff.
+
+    A scenario uses the file it writes with `calibration: <path>`."""
     with _Guard():
         from sim.pipeline import run_calibration
 
         name = name or f"national_{cutoff}"
         out_path = out_path or Path("configs") / "calibration" / f"{name}.yaml"
-        calib = run_calibration(cutoff, window, name, out_path, max_evaluations)
+        calib = run_calibration(cutoff, window, name, out_path, max_evaluations, observed_path)
         click.echo(f"wrote {out_path} (fit {calib.fit_first_month}..{calib.fit_last_month}; RMSE: "
                    + ", ".join(f"{k} {v:.3g}" for k, v in calib.fit.items()) + ")")
 

@@ -27,8 +27,8 @@ from ruamel.yaml import YAML
 
 import sim
 from sim import reference
-from sim.calendar import parse_month
-from sim.calibration import OBSERVED_COLUMN, calibrate, write_calibration
+from sim.calendar import add_months, month_range, parse_month
+from sim.calibration import CALIBRATION_COLUMNS, OBSERVED_COLUMN, calibrate, first_month_needed, write_calibration
 from sim.config import CalibrationParams, RunHeader, Scenario, blame_command_line, load_scenario
 from sim.errors import DISK_ERRNOS, InputError, OutputError
 from sim.engine.cancer import N_DAYS as CANCER_DAYS
@@ -408,12 +408,53 @@ def admitted_share_before(cutoff: str) -> tuple[float, str]:
     return float(row.incomplete_with_dta / row.incomplete_total), f"{row.month}: {row.source}"
 
 
-def run_calibration(cutoff: str, window: int, name: str, out_path: Path, max_evaluations: int) -> CalibrationParams:
-    """Fit to the shipped national series up to ``cutoff`` and write the calibration file."""
+SHIPPED_RTT_VINTAGE = ("NHS England RTT Overview Timeseries incl. estimates, Dec25 edition "
+                       "(sim/data/rtt_national_monthly.csv)")
+
+
+def observed_rtt(path: Path | None) -> tuple[pd.DataFrame, str]:
+    """The national RTT series to fit or score (a user's file, checked, or the shipped one) and its vintage."""
+    if path is None:
+        return reference.rtt_national(), SHIPPED_RTT_VINTAGE
+    frame = reference.read_observed_rtt(path)
+    return frame, f"{path} (sha256 {hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]})"
+
+
+def check_calibration_months(observed: pd.DataFrame, cutoff: str, window: int) -> None:
+    """Refuse a cutoff a calibration cannot use, naming the cutoffs it can (exit 2, before any fitting)."""
+    try:
+        parse_month(cutoff)
+    except ValueError:
+        raise InputError(key_path="--cutoff", value=cutoff, problem="is not a month",
+                         allowed="YYYY-MM, e.g. 2024-03") from None
+    complete = observed.dropna(subset=list(CALIBRATION_COLUMNS)).index
+    if complete.empty:
+        raise InputError(key_path="--observed", problem="has no month with every column a calibration reads",
+                         allowed=", ".join(CALIBRATION_COLUMNS))
+    split = reference.rtt_stage_split()
+    sourced = split[~split["note"].fillna("").str.startswith("assumption")]["month"].min()
+    needed = month_range(first_month_needed(cutoff, window), cutoff)
+    listed = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index
+    allowed = f"a cutoff from {max(add_months(complete[0], len(needed) - 1), sourced)} to {listed[-1]}"
+    gaps = [m for m in needed if m not in complete]
+    if gaps:
+        raise InputError(key_path="--cutoff", value=cutoff, allowed=allowed + ", or a shorter --window",
+                         problem=f"needs every month from {needed[0]} to it with {', '.join(CALIBRATION_COLUMNS)} to "
+                                 f"calibrate on ({window} months fitted, a case-mix fit a year before, and the month "
+                                 f"before); {gaps[0]} is missing or incomplete")
+    if cutoff < sourced:
+        raise InputError(key_path="--cutoff", value=cutoff, allowed=allowed,
+                         problem=f"is before the first sourced share of the list with a decision to admit ({sourced}; "
+                                 "sim/data/rtt_stage_split.csv)")
+
+
+def run_calibration(cutoff: str, window: int, name: str, out_path: Path, max_evaluations: int,
+                    observed_path: Path | None = None) -> CalibrationParams:
+    """Fit to the national series (shipped, or ``observed_path``) up to ``cutoff`` and write the calibration file."""
+    observed, vintage = observed_rtt(observed_path)
+    check_calibration_months(observed, cutoff, window)
     share, source = admitted_share_before(cutoff)
-    calib = calibrate(reference.rtt_national(), reference.targets(), cutoff, name=name,
-                      data_vintage="NHS England RTT Overview Timeseries incl. estimates, Dec25 edition "
-                                   "(sim/data/rtt_national_monthly.csv)",
+    calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage,
                       admitted_share=share, admitted_share_source=source, window_months=window,
                       max_evaluations=max_evaluations)
     write_calibration(calib, out_path)

@@ -72,3 +72,26 @@ def test_a_cutoff_it_cannot_use_exits_2_before_any_work(sim_cli, tmp_path, cutof
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"error: --cutoff: value '{cutoff}' ") and fragment in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_calibrate_fits_a_user_series_and_a_scenario_can_use_the_file(sim_cli, baseline_yaml, tmp_path):
+    rtt = pd.read_csv(DATA / "rtt_national_monthly.csv", dtype=str, keep_default_na=False)
+    observed = tmp_path / "ours.csv"
+    rtt[rtt["month"] <= "2024-03"].to_csv(observed, index=False)
+    calibration = tmp_path / "ours_2024-03.yaml"
+    result = sim_cli("calibrate", "--cutoff", "2024-03", "--observed", observed, "--max-evaluations", "20",
+                     "--out", calibration)
+    assert result.returncode == 0, result.stderr
+    text = calibration.read_text()
+    assert "fit_last_month: 2024-03" in text and str(observed) in text
+    scenario = tmp_path / "ours.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: ours\nstart: 2024-04\nend: 2024-06\n"
+                        f"calibration: {calibration.name}\ndiagnostics: {{enabled: false}}\ncancer: {{enabled: false}}\n"
+                        "finance: {enabled: false}\npolicies: {validation: null}\n")
+    assert sim_cli("validate", scenario).returncode == 0
+
+
+def test_calibrate_refuses_a_cutoff_its_data_cannot_support(sim_cli, tmp_path):
+    result = sim_cli("calibrate", "--cutoff", "2015-06", "--out", tmp_path / "c.yaml")
+    assert result.returncode == 2 and "needs every month from 2012-06" in result.stderr
+    assert not list(tmp_path.iterdir())
