@@ -1,43 +1,56 @@
-"""Backtest on the shipped data: calibrated to March 2024, forecast April 2024 - March 2025.
+"""Rolling backtests on the shipped data: `sim backtest` at three cutoffs, each forecasting 12 months.
 
-The thresholds are what the model achieves today with margin for Monte Carlo
-noise; docs/VALIDATION.md has the table and what is not yet good enough (the
-list itself does not beat persistence over this year, and the wait bands cover
-less than their nominal 80%).
+Each cutoff is calibrated on the 24 months up to it (and a case-mix fit a year
+earlier), forecasts the next 12 months from the published position, and is
+scored against what NHS England published and against persistence (the cutoff
+month held flat). The thresholds are what the model achieves at every cutoff,
+with margin for Monte Carlo noise; docs/VALIDATION.md has the whole table and
+what is not yet good enough (the list at two cutoffs, and the long waits
+after the 2023 cutoffs, do not beat persistence; the wait bands are too narrow).
 """
 
-from pathlib import Path
-
+import pandas as pd
 import pytest
 
-from sim import reference
-from sim.backtest import score
-from sim.config import load_scenario
-from sim.results import summarise
-from sim.runner import plan_run, run_plan
+from sim.backtest_run import run_backtest
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "backtest_2024-03.yaml"
+CUTOFFS = ("2023-03", "2023-09", "2024-03")
 
 
 @pytest.fixture(scope="module")
-def table():
-    scenario, doc = load_scenario(CONFIG, {"replications": 60})
-    cube = run_plan(plan_run(scenario, doc), jobs=2)
-    return score(summarise(cube), reference.rtt_national(), "2024-03").set_index("metric")
+def scores(tmp_path_factory) -> pd.DataFrame:
+    frames = []
+    for cutoff in CUTOFFS:
+        out = tmp_path_factory.mktemp("backtest") / cutoff
+        _, table = run_backtest(cutoff, replications=60, horizon=12, out_dir=out, jobs=2, quiet=True)
+        frames.append(table.assign(cutoff=cutoff))
+    return pd.concat(frames).set_index(["cutoff", "metric"])
 
 
-def test_backtest_beats_persistence_on_waiting_times(table):
-    for metric in ("rtt_within_18w_pct", "rtt_median_weeks", "rtt_p92_weeks", "rtt_over_52w"):
-        assert table.loc[metric, "beats_persistence"], metric
+# From March 2023 both tie with persistence (0.91 against 0.87 points, 0.44 against 0.45 weeks):
+# % within 18 weeks hardly moved that year, so holding it flat was a hard forecast to beat.
+@pytest.mark.parametrize("cutoff", ["2023-09", "2024-03"])
+def test_percent_within_18_weeks_and_the_median_wait_beat_persistence(scores, cutoff):
+    for metric in ("rtt_within_18w_pct", "rtt_median_weeks"):
+        assert scores.loc[(cutoff, metric), "beats_persistence"], metric
 
 
-def test_backtest_headline_errors(table):
-    assert table.loc["rtt_within_18w_pct", "model_error"] < 1.0  # points, mean over 12 months
-    assert table.loc["rtt_waiting_list", "model_error"] < 2.5  # % of the published list
+@pytest.mark.parametrize("cutoff", CUTOFFS)
+def test_percent_within_18_weeks_is_within_a_point(scores, cutoff):
+    assert scores.loc[(cutoff, "rtt_within_18w_pct"), "model_error"] < 1.0  # points, mean over 12 months
 
 
-def test_backtest_bands_are_not_padded_and_not_far_too_narrow(table):
-    # 12 serially correlated months: coverage is noisy. The list band should contain the
-    # observed list; the % within 18 weeks band should catch at least a third of months.
-    assert table.loc["rtt_waiting_list", "coverage_10_90"] >= 0.75
-    assert table.loc["rtt_within_18w_pct", "coverage_10_90"] >= 0.33
+def test_the_list_is_within_5_percent_and_its_band_holds_most_months(scores):
+    for cutoff in CUTOFFS:
+        assert scores.loc[(cutoff, "rtt_waiting_list"), "model_error"] < 5.0, cutoff
+    # Pooled over 36 months (serially correlated within a cutoff): the 10-90% band of the list.
+    assert scores.xs("rtt_waiting_list", level="metric")["coverage_10_90"].mean() >= 0.6
+
+
+def test_percent_within_18_weeks_band_is_neither_padded_nor_far_too_narrow(scores):
+    coverage = scores.xs("rtt_within_18w_pct", level="metric")["coverage_10_90"].mean()
+    assert 0.5 <= coverage <= 0.95
+
+
+def test_every_cutoff_scored_every_headline_metric_over_12_months(scores):
+    assert scores["months"].eq(12).all() and len(scores) == 3 * 5
