@@ -277,15 +277,20 @@ def _git_commit() -> str | None:
     return git_commit()
 
 
-def run_cases(quick: bool, cases: list[str] | None, repeats: int, results_dir: Path) -> list[str]:
-    """Run the named cases (default: all) ``repeats`` times; return the JSON lines written."""
-    names = cases or [name for name in CASES if name not in ON_REQUEST]
+def check_case_names(names: list[str]) -> None:
+    """Refuse an unknown case name with the names there are (InputError: exit 2)."""
     unknown = [n for n in names if n not in CASES]
     if unknown:
         from sim.errors import InputError, did_you_mean
 
         raise InputError(key_path="--case", value=unknown[0], problem="is not a benchmark case",
                          allowed=", ".join(CASES), suggestion=did_you_mean(unknown[0], list(CASES)))
+
+
+def run_cases(quick: bool, cases: list[str] | None, repeats: int, results_dir: Path) -> list[str]:
+    """Run the named cases (default: all) ``repeats`` times; return the JSON lines written."""
+    names = cases or [name for name in CASES if name not in ON_REQUEST]
+    check_case_names(names)
     results_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     commit = _git_commit()

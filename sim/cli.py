@@ -352,6 +352,9 @@ def bench_compare(a, b, cases, rounds, quick) -> None:
         else:
             if not cases:
                 raise click.UsageError("comparing commits runs them: name the cases with --case")
+            from sim.bench import check_case_names
+
+            check_case_names(list(cases))  # before two worktrees are made and timed
             sa, sb = time_commits(a, b, cases, rounds, quick, Path.cwd())
         rows = compare(sa, sb)
         if not rows:

@@ -57,6 +57,9 @@ def test_compare_two_result_files_from_the_command_line(tmp_path):
     assert "national" in result.output and "faster" in result.output
     missing = CliRunner().invoke(main, ["bench", "compare", str(files[0]), "HEAD"])
     assert missing.exit_code == 2 and "not one of each" in missing.output
+    typo = CliRunner().invoke(main, ["bench", "compare", "HEAD~1", "HEAD", "--case", "kernel"])
+    assert typo.exit_code == 2 and "'kernel' is not a benchmark case" in typo.output
+    assert "Did you mean 'flow_kernel'?" in typo.output
 
 
 def test_plot_writes_png_and_svg(tmp_path):
