@@ -20,9 +20,10 @@ Money is in 2025/26 prices. Each April a trust:
 4. overruns its plan by a persistent shock; surplus = income + support - spending.
 
 Capacity (the multiplier on the trust's elective activity against the
-baseline trend, 1 = as planned) is what the planned spending buys against the
-start year grown at the rate the baseline trend absorbs, raised to the
-capacity elasticity, times the trust's productivity against the national trend
+baseline trend, 1 = as planned) is 1 + the capacity elasticity x (what the
+planned spending buys against the start year grown at the rate the baseline
+trend absorbs, minus 1), floored at ``MIN_MONEY_CAPACITY``; times the trust's
+productivity against the national trend
 (the 2% is in the trend, so it is counted once, as activity), times the
 capacity that capital adds once built.
 """
