@@ -32,6 +32,12 @@ class WorldConfig(_Model):
         description="Your own trusts CSV (org_code, treatment_function_code, waiting_list) instead of the "
         "shipped proxy; path relative to the scenario file. The run then starts from exactly these lists.",
     )
+    national_rtt_csv: Optional[str] = Field(
+        None,
+        description="Your own national RTT series (the columns of sim/data/rtt_national_monthly.csv, e.g. the "
+        "newest NHS England publication; check it with `sim data check`), path relative to the scenario file: "
+        "the run starts from its month before `start` and the charts show it. Default: the shipped series.",
+    )
     trust_lists: Literal["published_2025_03", "activity_proxy"] = Field(
         "published_2025_03",
         description="Where each trust's start list and its % within 18 weeks come from (without a trusts_csv): "

@@ -44,7 +44,7 @@ from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube,
                          summarise, trajectory_tables)
 from sim.run_folder import SCRATCH_NAME, check_free_space
 from sim.yamlio import LoadedDocument
-from sim.runner import RunPlan, default_jobs, iter_batches, plan_batches, plan_run, run_batch
+from sim.runner import RunPlan, default_jobs, iter_batches, observed_rtt_for, plan_batches, plan_run, run_batch
 
 
 def resolved_yaml(scenario: Scenario) -> str:
@@ -296,7 +296,7 @@ def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, do
         if scenario.outputs.plots:
             provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
             standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,
-                           observed=observed_history())
+                           observed=observed_history(observed_rtt_for(scenario, doc)))
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
             **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings, executor, address),

@@ -102,17 +102,34 @@ def geography_of(world: World, rows_trust: np.ndarray, rows_specialty: np.ndarra
     )
 
 
+def observed_rtt_for(scenario: Scenario, doc: LoadedDocument) -> pd.DataFrame:
+    """The national RTT series a run starts from: ``world.national_rtt_csv`` if given, else the shipped one.
+
+    Raises:
+        InputError: the file named does not exist, or is malformed (file, line, column).
+    """
+    name = scenario.world.national_rtt_csv
+    if not name:
+        return reference.rtt_national()
+    path = resolve_path(doc, ("world", "national_rtt_csv"), name)
+    if not path.is_file():
+        raise scenario_error(doc, ("world", "national_rtt_csv"), name, f"names a file that does not exist ({path})",
+                             "a CSV path relative to the scenario file, with the columns of "
+                             "sim/data/rtt_national_monthly.csv")
+    return reference.read_observed_rtt(path)
+
+
 def plan_run(scenario: Scenario, doc: LoadedDocument, observed: pd.DataFrame | None = None) -> RunPlan:
     """Check the scenario against the data and lay out the engine rows.
 
     ``observed``: the national RTT series the start position comes from
-    (default: the shipped one; a backtest passes the user's file).
+    (default: :func:`observed_rtt_for`; a backtest passes its own).
 
     Raises:
         InputError: a start month without a published position before it, or a
             calibration fitted on months after the start (it would see the future).
     """
-    observed = reference.rtt_national() if observed is None else observed
+    observed = observed_rtt_for(scenario, doc) if observed is None else observed
     census_month = previous_month(scenario.start)
     if census_month not in observed.index or np.isnan(observed.loc[census_month, "waiting_list"]):
         have = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -51,3 +52,44 @@ def test_bad_files_exit_2_with_one_line(sim_cli, tmp_path, text, fragment):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"error: {path}") and fragment in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def _newer_publication(path: Path) -> float:
+    """The shipped RTT series plus three made-up months (for the test only); returns June 2025's list."""
+    rtt = pd.read_csv(DATA / "rtt_national_monthly.csv", dtype=str, keep_default_na=False)
+    march = rtt[rtt["month"] == "2025-03"].iloc[0]
+    rows, size = [], float(march["waiting_list"])
+    for month in ("2025-04", "2025-05", "2025-06"):
+        size = float(round(size * 1.003))
+        rows.append({**march.to_dict(), "month": month, "waiting_list": f"{size:.0f}", "source": "made up for a test",
+                     "note": ""})
+    pd.concat([rtt, pd.DataFrame(rows)]).to_csv(path, index=False)
+    return size
+
+
+def test_a_run_starts_from_the_newest_month_of_a_users_series(sim_cli, baseline_yaml, tmp_path):
+    june = _newer_publication(tmp_path / "newer.csv")
+    scenario = tmp_path / "newer.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: newer\nstart: 2025-07\nend: 2025-08\n"
+                        "world:\n  national_rtt_csv: newer.csv\ndiagnostics: {enabled: false}\n"
+                        "cancer: {enabled: false}\n")
+    result = sim_cli("run", scenario, "--reps", "2", "--jobs", "1", "--quiet", "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv", dtype={"date": str, "breakdown": str})
+    start = summary.query("metric == 'rtt_waiting_list' and level == 'national' and breakdown == 'all' "
+                          "and date == '2025-06-30'")
+    assert start["point"].iloc[0] == pytest.approx(june, rel=1e-6)
+
+
+@pytest.mark.parametrize(("setting", "fragment"), [
+    ("missing.csv", "world.national_rtt_csv: value 'missing.csv' names a file that does not exist"),
+    ("bad.csv", "bad.csv:2: pct_within_18w: value 0.589 looks like a fraction"),
+])
+def test_a_missing_or_bad_national_series_stops_the_run_before_any_work(sim_cli, baseline_yaml, tmp_path, setting,
+                                                                        fragment):
+    (tmp_path / "bad.csv").write_text("month,waiting_list,pct_within_18w\n2025-01,7427669,0.589\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: s\nworld:\n  national_rtt_csv: {setting}\n")
+    result = sim_cli("run", scenario, "--reps", "2", "--out", tmp_path / "run")
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr
+    assert not (tmp_path / "run").exists()
