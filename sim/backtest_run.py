@@ -9,7 +9,8 @@ observed after the cutoff, beside persistence (the cutoff month held flat):
 
 The folder is written like a run folder (staged, atomic files, manifest
 last): ``calibration.yaml`` and ``scenario.yaml`` (what was run, so the
-forecast can be rerun with ``sim run``), ``summary.csv`` (national),
+forecast can be rerun with ``sim run``; with ``--observed``, a copy of the
+series it names as ``observed_rtt.csv``), ``summary.csv`` (national),
 ``backtest.csv`` (the scores) and ``plots/`` (each fan with the observed months).
 """
 
@@ -37,6 +38,7 @@ from sim.runner import default_jobs, plan_run, run_plan
 
 DEFAULT_REPLICATIONS = 100
 DEFAULT_SEED = 20250401
+OBSERVED_NAME = "observed_rtt.csv"
 
 # The forecast's scenario. Trends and uncertainty come from the calibration written beside it;
 # the long-wait targets are those NHS England had published (targets.csv), which a planner
@@ -54,7 +56,7 @@ replications: {replications}
 seed: {seed}
 calibration: calibration.yaml
 world:
-  trust_capacity_variation_pct: 5  # assumption, as in the baseline
+  trust_capacity_variation_pct: 5  # assumption, as in the baseline{observed_line}
 policies:
   long_wait_drive:
     # The long-wait targets as published (sim/data/targets.csv): 78 weeks by April 2023,
@@ -102,20 +104,26 @@ def run_backtest(cutoff: str, *, observed_path: Path | None = None, horizon: int
     name = f"backtest_{cutoff}"
     out_dir = out_dir or Path("outputs") / name / now.strftime("%Y%m%dT%H%M%SZ")
     console = Console(stderr=True, quiet=quiet)
-    t0 = time.perf_counter()
-    share, share_source = admitted_share_before(cutoff)
-    with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
-        calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage, admitted_share=share,
-                          admitted_share_source=share_source, window_months=window, max_evaluations=max_evaluations)
-    timings = {"calibrate_seconds": time.perf_counter() - t0}
-    with RunWriter(out_dir, overwrite=overwrite) as writer:
+    with RunWriter(out_dir, overwrite=overwrite) as writer:  # claimed before the long fit: a clash fails at once
+        t0 = time.perf_counter()
+        share, share_source = admitted_share_before(cutoff)
+        with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
+            calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage,
+                              admitted_share=share, admitted_share_source=share_source, window_months=window,
+                              max_evaluations=max_evaluations)
+        timings = {"calibrate_seconds": time.perf_counter() - t0}
         write_calibration(calib, writer.path_for("calibration.yaml"))
+        observed_line = ""
+        if observed_path is not None:  # the folder carries its data, so its scenario reruns anywhere
+            writer.write_bytes(OBSERVED_NAME, Path(observed_path).read_bytes())
+            observed_line = f"\n  national_rtt_csv: {OBSERVED_NAME}  # the series the backtest was given"
         writer.write_text("scenario.yaml", SCENARIO_TEMPLATE.format(
-            name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed))
+            name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed,
+            observed_line=observed_line))
         scenario_file = writer.path_for("scenario.yaml")
         scenario, doc = load_scenario(scenario_file, {})
         t1 = time.perf_counter()
-        plan = plan_run(scenario, doc, observed)
+        plan = plan_run(scenario, doc)
         cube = with_progress(f"{name} {first}..{last}", len(plan.replications),
                              lambda progress: run_plan(plan, jobs, progress=progress), console, quiet)
         timings["simulate_seconds"] = time.perf_counter() - t1

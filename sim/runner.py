@@ -119,17 +119,14 @@ def observed_rtt_for(scenario: Scenario, doc: LoadedDocument) -> pd.DataFrame:
     return reference.read_observed_rtt(path)
 
 
-def plan_run(scenario: Scenario, doc: LoadedDocument, observed: pd.DataFrame | None = None) -> RunPlan:
+def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     """Check the scenario against the data and lay out the engine rows.
-
-    ``observed``: the national RTT series the start position comes from
-    (default: :func:`observed_rtt_for`; a backtest passes its own).
 
     Raises:
         InputError: a start month without a published position before it, or a
             calibration fitted on months after the start (it would see the future).
     """
-    observed = observed_rtt_for(scenario, doc) if observed is None else observed
+    observed = observed_rtt_for(scenario, doc)
     census_month = previous_month(scenario.start)
     if census_month not in observed.index or np.isnan(observed.loc[census_month, "waiting_list"]):
         have = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index

@@ -59,6 +59,9 @@ def test_a_user_series_ending_sooner_shortens_the_horizon(sim_cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (pd.read_csv(out / "backtest.csv")["months"] == 3).all()
     assert str(observed) in json.loads((out / "manifest.json").read_text())["backtest"]["observed"]
+    # The folder carries the series it was given, so its scenario reruns from it.
+    assert (out / "observed_rtt.csv").read_bytes() == observed.read_bytes()
+    assert "national_rtt_csv: observed_rtt.csv" in (out / "scenario.yaml").read_text()
 
 
 @pytest.mark.parametrize(("cutoff", "fragment"), [
