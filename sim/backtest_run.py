@@ -27,7 +27,7 @@ from rich.table import Table
 from sim import reference
 from sim.backtest import score
 from sim.calendar import add_months, parse_month
-from sim.calibration import calibrate, write_calibration
+from sim.calibration import calibrate, calibration_yaml
 from sim.config import load_scenario
 from sim.errors import InputError
 from sim.pipeline import (admitted_share_before, check_calibration_months, observed_history, observed_rtt,
@@ -112,7 +112,7 @@ def run_backtest(cutoff: str, *, observed_path: Path | None = None, horizon: int
                               admitted_share=share, admitted_share_source=share_source, window_months=window,
                               max_evaluations=max_evaluations)
         timings = {"calibrate_seconds": time.perf_counter() - t0}
-        write_calibration(calib, writer.path_for("calibration.yaml"))
+        writer.write_text("calibration.yaml", calibration_yaml(calib))
         observed_line = ""
         if observed_path is not None:  # the folder carries its data, so its scenario reruns anywhere
             writer.write_bytes(OBSERVED_NAME, Path(observed_path).read_bytes())

@@ -22,7 +22,6 @@ The result is a :class:`~sim.config.CalibrationParams`, written as YAML.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -356,14 +355,16 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
     )
 
 
-def write_calibration(calib: CalibrationParams, path: Path) -> None:
-    """Write a calibration as commented YAML (deterministic key order)."""
+def calibration_yaml(calib: CalibrationParams) -> str:
+    """A calibration as commented YAML (deterministic key order), the text of its file."""
+    import io
+
     from ruamel.yaml import YAML
 
     yaml = YAML()
     yaml.default_flow_style = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(f"# Written by `sim calibrate` from {calib.data_vintage}.\n"
-                 f"# Fitted on {calib.fit_first_month}..{calib.fit_last_month}; see docs/VALIDATION.md.\n")
-        yaml.dump(calib.model_dump(mode="json"), fh)
+    out = io.StringIO()
+    out.write(f"# Written by `sim calibrate` from {calib.data_vintage}.\n"
+              f"# Fitted on {calib.fit_first_month}..{calib.fit_last_month}; see docs/VALIDATION.md.\n")
+    yaml.dump(calib.model_dump(mode="json"), out)
+    return out.getvalue()

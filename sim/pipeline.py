@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 import sim
 from sim import reference
 from sim.calendar import add_months, month_range, parse_month
-from sim.calibration import CALIBRATION_COLUMNS, OBSERVED_COLUMN, calibrate, first_month_needed, write_calibration
+from sim.calibration import CALIBRATION_COLUMNS, OBSERVED_COLUMN, calibrate, calibration_yaml, first_month_needed
 from sim.config import CalibrationParams, RunHeader, Scenario, blame_command_line, load_scenario
 from sim.errors import DISK_ERRNOS, InputError, OutputError
 from sim.engine.cancer import N_DAYS as CANCER_DAYS
@@ -42,7 +42,7 @@ from sim.report import commitments, commitments_table
 from sim.cube_store import CubeLabels, CubeStore
 from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets,
                          summarise, trajectory_tables)
-from sim.run_folder import SCRATCH_NAME, check_free_space
+from sim.run_folder import SCRATCH_NAME, atomic_write_bytes, check_free_space, check_output_file
 from sim.yamlio import LoadedDocument
 from sim.runner import RunPlan, default_jobs, iter_batches, observed_rtt_for, plan_batches, plan_run, run_batch
 
@@ -453,9 +453,13 @@ def run_calibration(cutoff: str, window: int, name: str, out_path: Path, max_eva
     """Fit to the national series (shipped, or ``observed_path``) up to ``cutoff`` and write the calibration file."""
     observed, vintage = observed_rtt(observed_path)
     check_calibration_months(observed, cutoff, window)
+    check_output_file(Path(out_path))
     share, source = admitted_share_before(cutoff)
     calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage,
                       admitted_share=share, admitted_share_source=source, window_months=window,
                       max_evaluations=max_evaluations)
-    write_calibration(calib, out_path)
+    try:
+        atomic_write_bytes(Path(out_path), calibration_yaml(calib).encode("utf-8"))
+    except OSError as err:
+        raise OutputError(f"could not write {out_path}: {err.strerror or err}") from err
     return calib

@@ -121,6 +121,27 @@ def _file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+def check_output_file(path: Path) -> None:
+    """Make ``path``'s folder, or refuse it with an OutputError (exit 3) before any long work."""
+    blocker = _file_in_the_way(path.parent)
+    if blocker is not None:
+        raise OutputError(f"cannot write {path}: {blocker} is a file, not a folder; choose another --out.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}; choose another --out (nothing was run).") \
+            from err
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name with --out.")
+    probe = path.with_name(f".{path.name}.probe")
+    try:  # a read-only or odd file system refuses here, not after the long work
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}; choose another --out (nothing was run).") \
+            from err
+
+
 def check_free_space(run_dir: Path, need_bytes: int, what: str) -> None:
     """Refuse a run before its long work when the disk under ``run_dir`` holds less than ``need_bytes``.
 

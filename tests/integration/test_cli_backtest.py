@@ -98,3 +98,15 @@ def test_calibrate_refuses_a_cutoff_its_data_cannot_support(sim_cli, tmp_path):
     result = sim_cli("calibrate", "--cutoff", "2015-06", "--out", tmp_path / "c.yaml")
     assert result.returncode == 2 and "needs every month from 2012-06" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("where", ["file_in_the_way", "read_only"])
+def test_calibrate_refuses_an_output_it_cannot_write_before_fitting(sim_cli, tmp_path, where):
+    if where == "file_in_the_way":
+        (tmp_path / "results").write_text("not a folder")
+        out, fragment = tmp_path / "results" / "c.yaml", "is a file, not a folder"
+    else:
+        out, fragment = Path("/proc") / "c.yaml", "cannot write /proc/c.yaml"  # procfs takes no new files, even as root
+    result = sim_cli("calibrate", "--cutoff", "2024-03", "--out", out)
+    assert result.returncode == 3 and fragment in result.stderr, result.stderr
+    assert "choose another --out" in result.stderr and not list(tmp_path.glob("**/*.yaml"))
