@@ -15,6 +15,7 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
@@ -108,15 +109,24 @@ def observed_rtt_for(scenario: Scenario, doc: LoadedDocument) -> pd.DataFrame:
     Raises:
         InputError: the file named does not exist, or is malformed (file, line, column).
     """
-    name = scenario.world.national_rtt_csv
+    path = _world_file(doc, "national_rtt_csv", scenario.world.national_rtt_csv,
+                       "with the columns of sim/data/rtt_national_monthly.csv")
+    return reference.rtt_national() if path is None else reference.read_observed_rtt(path)
+
+
+def _world_file(doc: LoadedDocument, key: str, name: str | None, columns: str) -> Path | None:
+    """The file a ``world`` key names, resolved against the scenario file; None when the key is unset.
+
+    Raises:
+        InputError: the file does not exist (at the key's line, with what is expected).
+    """
     if not name:
-        return reference.rtt_national()
-    path = resolve_path(doc, ("world", "national_rtt_csv"), name)
+        return None
+    path = resolve_path(doc, ("world", key), name)
     if not path.is_file():
-        raise scenario_error(doc, ("world", "national_rtt_csv"), name, f"names a file that does not exist ({path})",
-                             "a CSV path relative to the scenario file, with the columns of "
-                             "sim/data/rtt_national_monthly.csv")
-    return reference.read_observed_rtt(path)
+        raise scenario_error(doc, ("world", key), name, f"names a file that does not exist ({path})",
+                             f"a CSV path relative to the scenario file, {columns}")
+    return path
 
 
 def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
@@ -139,12 +149,8 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
                              f"is before the end of the calibration's fit window ({calib.fit_last_month}): the run would "
                              "use data from after its start", f"a start after {calib.fit_last_month}, or a calibration "
                              f"fitted up to {census_month} (sim calibrate --cutoff {census_month})")
-    trusts_csv = scenario.world.trusts_csv
-    trusts_path = resolve_path(doc, ("world", "trusts_csv"), trusts_csv) if trusts_csv else None
-    if trusts_path is not None and not trusts_path.is_file():
-        raise scenario_error(doc, ("world", "trusts_csv"), trusts_csv, f"names a file that does not exist ({trusts_path})",
-                             "a CSV path relative to the scenario file, with columns org_code, "
-                             "treatment_function_code, waiting_list")
+    trusts_path = _world_file(doc, "trusts_csv", scenario.world.trusts_csv,
+                              "with columns org_code, treatment_function_code, waiting_list")
     world = load_world(trusts_path)
     national = float(observed.loc[census_month, "waiting_list"])
     stock, rec = national_start_stock(observed, census_month, calib.admitted_share_of_list)
