@@ -86,76 +86,101 @@ def _last_forecast_month(observed: pd.DataFrame, cutoff: str, horizon: int, wind
     return last
 
 
-def run_backtest(cutoff: str, *, observed_path: Path | None = None, horizon: int = 12,
+def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None, horizon: int = 12,
                  replications: int = DEFAULT_REPLICATIONS, seed: int = DEFAULT_SEED, window: int = 24,
                  out_dir: Path | None = None, jobs: int | None = None, quiet: bool = False,
                  overwrite: bool = False, max_evaluations: int = 500) -> tuple[Path, pd.DataFrame]:
-    """Calibrate up to ``cutoff``, forecast up to ``horizon`` months, score; return the folder and the scores.
+    """Calibrate up to each cutoff, forecast up to ``horizon`` months, score; return the folder and the scores.
+
+    One cutoff writes its files at the top of the folder; several (a rolling
+    backtest) write each cutoff's files in ``<cutoff>/`` and every score in
+    one ``backtest.csv`` (a ``cutoff`` column says which forecast).
 
     Raises:
         InputError: a cutoff without ``window`` months of data before it or
-            any month after it; a malformed observed file.
+            any month after it (every cutoff is checked before any work); a
+            malformed observed file.
     """
+    cutoffs = [cutoffs] if isinstance(cutoffs, str) else sorted(dict.fromkeys(cutoffs))
     observed, vintage = observed_rtt(observed_path)
-    last = _last_forecast_month(observed, cutoff, horizon, window)
-    first = add_months(cutoff, 1)
+    lasts = {cutoff: _last_forecast_month(observed, cutoff, horizon, window) for cutoff in cutoffs}
     jobs = jobs or default_jobs()
     now = dt.datetime.now(dt.timezone.utc)
-    name = f"backtest_{cutoff}"
+    name = f"backtest_{cutoffs[0]}" + (f"..{cutoffs[-1]}" if len(cutoffs) > 1 else "")
     out_dir = out_dir or Path("outputs") / name / now.strftime("%Y%m%dT%H%M%SZ")
     console = Console(stderr=True, quiet=quiet)
-    with RunWriter(out_dir, overwrite=overwrite) as writer:  # claimed before the long fit: a clash fails at once
-        t0 = time.perf_counter()
-        share, share_source = admitted_share_before(cutoff)
-        with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
-            calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage,
-                              admitted_share=share, admitted_share_source=share_source, window_months=window,
-                              max_evaluations=max_evaluations)
-        timings = {"calibrate_seconds": time.perf_counter() - t0}
-        writer.write_text("calibration.yaml", calibration_yaml(calib))
-        observed_line = ""
-        if observed_path is not None:  # the folder carries its data, so its scenario reruns anywhere
+    with RunWriter(out_dir, overwrite=overwrite) as writer:  # claimed before the long fits: a clash fails at once
+        if observed_path is not None:  # the folder carries its data, so its scenarios rerun anywhere
             writer.write_bytes(OBSERVED_NAME, Path(observed_path).read_bytes())
-            observed_line = f"\n  national_rtt_csv: {OBSERVED_NAME}  # the series the backtest was given"
-        writer.write_text("scenario.yaml", SCENARIO_TEMPLATE.format(
-            name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed,
-            observed_line=observed_line))
-        scenario_file = writer.path_for("scenario.yaml")
-        scenario, doc = load_scenario(scenario_file, {})
-        t1 = time.perf_counter()
-        plan = plan_run(scenario, doc)
-        cube = with_progress(f"{name} {first}..{last}", len(plan.replications),
-                             lambda progress: run_plan(plan, jobs, progress=progress), console, quiet)
-        timings["simulate_seconds"] = time.perf_counter() - t1
-        summary = summarise(cube)
-        national = summary[summary["level"] == "national"].reset_index(drop=True)
-        table = score(national, observed, cutoff)
-        writer.write_csv("summary.csv", national)
+        tables, entries, timings = [], [], {"calibrate_seconds": 0.0, "simulate_seconds": 0.0}
+        for cutoff in cutoffs:
+            prefix = f"{cutoff}/" if len(cutoffs) > 1 else ""
+            table, entry, scenario, doc, scenario_file = _one_cutoff(
+                writer, prefix, cutoff, lasts[cutoff], observed, vintage, observed_path is not None, window,
+                replications, seed, jobs, max_evaluations, console, quiet, timings, out_dir.name, now)
+            tables.append(table.assign(cutoff=cutoff))
+            entries.append(entry)
+        table = pd.concat(tables, ignore_index=True)
+        table = table[["cutoff", *[c for c in table.columns if c != "cutoff"]]]
         writer.write_csv("backtest.csv", table)
-        history = {metric: series[series.index <= pd.Timestamp(dt.date(*parse_month(last), 1)) + pd.offsets.MonthEnd(0)]
-                   for metric, series in observed_history(observed).items()}
-        standard_plots(national, None, writer.path_for("plots/fan.png").parent,
-                       provenance_text(name, out_dir.name, replications, now.strftime("%Y-%m-%d")) + "  |  "
-                       f"calibrated to {cutoff}; dots after it were not seen", observed=history, history_years=2)
         manifest = {**run_manifest(scenario, doc, scenario_file, out_dir.name, now, jobs, timings),
-                    "backtest": {"cutoff": cutoff, "first_forecast_month": first, "last_forecast_month": last,
-                                 "window_months": window, "observed": vintage,
-                                 "calibration_fit_rmse": calib.fit}}
+                    "scenario": name, "backtests": entries}
         final = writer.finish(manifest)
     if not quiet:
-        console.print(scores_table(table, f"{name}: forecast {first}..{last} against what was published"))
+        console.print(scores_table(table, f"{name}: each forecast against what was published"))
     return final, table
+
+
+def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed: pd.DataFrame, vintage: str,
+                carries_observed: bool, window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
+                console: Console, quiet: bool, timings: dict[str, float], run_id: str, now: dt.datetime):
+    """Calibrate, write, run and score one cutoff's forecast into ``prefix`` of the folder."""
+    name, first = f"backtest_{cutoff}", add_months(cutoff, 1)
+    t0 = time.perf_counter()
+    share, share_source = admitted_share_before(cutoff)
+    with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
+        calib = calibrate(observed, reference.targets(), cutoff, name=name, data_vintage=vintage,
+                          admitted_share=share, admitted_share_source=share_source, window_months=window,
+                          max_evaluations=max_evaluations)
+    timings["calibrate_seconds"] += time.perf_counter() - t0
+    writer.write_text(prefix + "calibration.yaml", calibration_yaml(calib))
+    observed_line = ""
+    if carries_observed:
+        relative = "../" * prefix.count("/") + OBSERVED_NAME
+        observed_line = f"\n  national_rtt_csv: {relative}  # the series the backtest was given"
+    writer.write_text(prefix + "scenario.yaml", SCENARIO_TEMPLATE.format(
+        name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed,
+        observed_line=observed_line))
+    scenario_file = writer.path_for(prefix + "scenario.yaml")
+    scenario, doc = load_scenario(scenario_file, {})
+    t1 = time.perf_counter()
+    plan = plan_run(scenario, doc)
+    cube = with_progress(f"{name} {first}..{last}", len(plan.replications),
+                         lambda progress: run_plan(plan, jobs, progress=progress), console, quiet)
+    timings["simulate_seconds"] += time.perf_counter() - t1
+    summary = summarise(cube)
+    national = summary[summary["level"] == "national"].reset_index(drop=True)
+    table = score(national, observed, cutoff)
+    writer.write_csv(prefix + "summary.csv", national)
+    history = {metric: series[series.index <= pd.Timestamp(dt.date(*parse_month(last), 1)) + pd.offsets.MonthEnd(0)]
+               for metric, series in observed_history(observed).items()}
+    standard_plots(national, None, writer.path_for(prefix + "plots/fan.png").parent,
+                   provenance_text(name, run_id, replications, now.strftime("%Y-%m-%d")) + "  |  "
+                   f"calibrated to {cutoff}; dots after it were not seen", observed=history, history_years=2)
+    entry = {"cutoff": cutoff, "folder": prefix or ".", "first_forecast_month": first, "last_forecast_month": last,
+             "window_months": window, "observed": vintage, "calibration_fit_rmse": calib.fit}
+    return table, entry, scenario, doc, scenario_file
 
 
 def scores_table(table: pd.DataFrame, title: str) -> Table:
     """The scores as a console table: model against persistence, and band coverage."""
     out = Table(title=title, title_justify="left")
-    for col in ("Metric", "Months", "Model error", "Persistence", "Better", "10-90% band", "5-95% band"):
-        out.add_column(col, justify="left" if col == "Metric" else "right", no_wrap=True)
+    for col in ("Cutoff", "Metric", "Months", "Model error", "Persistence", "Better", "10-90% band", "5-95% band"):
+        out.add_column(col, justify="left" if col in ("Cutoff", "Metric") else "right", no_wrap=True)
     units = {"% of observed": "%", "points": " pt", "weeks": " wk"}
     for r in table.itertuples():
         unit = units.get(r.unit, " " + r.unit)
-        out.add_row(r.metric, str(r.months), f"{r.model_error:.2f}{unit}", f"{r.persistence_error:.2f}{unit}",
+        out.add_row(r.cutoff, r.metric, str(r.months), f"{r.model_error:.2f}{unit}", f"{r.persistence_error:.2f}{unit}",
                     "model" if r.beats_persistence else "persistence", f"{100 * r.coverage_10_90:.0f}%",
                     f"{100 * r.coverage_5_95:.0f}%")
     return out

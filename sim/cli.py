@@ -196,7 +196,8 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
 
 
 @main.command()
-@click.option("--cutoff", required=True, help="Last observed month the calibration may see (YYYY-MM).")
+@click.option("--cutoff", "cutoffs", required=True, multiple=True,
+              help="Last observed month the calibration may see (YYYY-MM); repeat it for a rolling backtest.")
 @click.option("--observed", "observed_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Observed national RTT series (the columns of sim/data/rtt_national_monthly.csv; default: "
                    "the shipped series). Check it first with `sim data check`.")
@@ -213,14 +214,14 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
 @click.option("--max-evaluations", default=500, show_default=True, type=click.IntRange(10, 100_000),
               help="Calibration: most evaluations of the priority fit.")
 @_output_options
-def backtest(cutoff, observed_path, horizon, reps, seed, window, out_dir, jobs, max_evaluations, overwrite,
+def backtest(cutoffs, observed_path, horizon, reps, seed, window, out_dir, jobs, max_evaluations, overwrite,
              quiet) -> None:
     """Calibrate on data up to a cutoff, forecast the months after it and score the forecast against what was
     observed, beside persistence (docs/VALIDATION.md)."""
     with _Guard():
         from sim.backtest_run import run_backtest
 
-        folder, _ = run_backtest(cutoff, observed_path=observed_path, horizon=horizon, replications=reps, seed=seed,
+        folder, _ = run_backtest(list(cutoffs), observed_path=observed_path, horizon=horizon, replications=reps, seed=seed,
                                  window=window, out_dir=out_dir, jobs=jobs, quiet=quiet, overwrite=overwrite,
                                  max_evaluations=max_evaluations)
         if not quiet:

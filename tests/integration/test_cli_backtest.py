@@ -31,11 +31,13 @@ def test_the_folder_holds_the_scores_the_forecast_and_what_made_it(sim_cli, back
     assert sorted(p.name for p in backtest_dir.iterdir()) == ["backtest.csv", "calibration.yaml", "manifest.json",
                                                              "plots", "scenario.yaml", "summary.csv"]
     assert sim_cli("verify", backtest_dir).returncode == 0
-    scores = pd.read_csv(backtest_dir / "backtest.csv")
+    scores = pd.read_csv(backtest_dir / "backtest.csv", dtype={"cutoff": str})
     assert set(scores["metric"]) == METRICS and (scores["months"] == 6).all()
     assert ((scores["coverage_10_90"] >= 0) & (scores["coverage_10_90"] <= scores["coverage_5_95"])).all()
     manifest = json.loads((backtest_dir / "manifest.json").read_text())
-    assert manifest["backtest"]["cutoff"] == "2024-03" and manifest["backtest"]["last_forecast_month"] == "2024-09"
+    [entry] = manifest["backtests"]
+    assert (entry["cutoff"], entry["folder"], entry["last_forecast_month"]) == ("2024-03", ".", "2024-09")
+    assert (scores["cutoff"] == "2024-03").all()
     calibration = (backtest_dir / "calibration.yaml").read_text()
     assert "fit_last_month: 2024-03" in calibration  # it saw nothing after the cutoff
     assert (backtest_dir / "plots" / "rtt_waiting_list_ENG.png").stat().st_size > 10_000
@@ -58,7 +60,7 @@ def test_a_user_series_ending_sooner_shortens_the_horizon(sim_cli, tmp_path):
     result = sim_cli("backtest", "--cutoff", "2024-03", "--observed", observed, *QUICK, "--out", out)
     assert result.returncode == 0, result.stderr
     assert (pd.read_csv(out / "backtest.csv")["months"] == 3).all()
-    assert str(observed) in json.loads((out / "manifest.json").read_text())["backtest"]["observed"]
+    assert str(observed) in json.loads((out / "manifest.json").read_text())["backtests"][0]["observed"]
     # The folder carries the series it was given, so its scenario reruns from it.
     assert (out / "observed_rtt.csv").read_bytes() == observed.read_bytes()
     assert "national_rtt_csv: observed_rtt.csv" in (out / "scenario.yaml").read_text()

@@ -9,22 +9,37 @@ what is not yet good enough (the list at two cutoffs, and the long waits
 after the 2023 cutoffs, do not beat persistence; the wait bands are too narrow).
 """
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from sim.backtest_run import run_backtest
+from sim.run_folder import verify_run
 
 CUTOFFS = ("2023-03", "2023-09", "2024-03")
 
 
 @pytest.fixture(scope="module")
-def scores(tmp_path_factory) -> pd.DataFrame:
-    frames = []
+def rolling(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """One `sim backtest` call with the three cutoffs: a folder per cutoff, one table."""
+    return run_backtest(list(CUTOFFS), replications=60, horizon=12, out_dir=tmp_path_factory.mktemp("bt") / "rolling",
+                        jobs=2, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def scores(rolling) -> pd.DataFrame:
+    return rolling[1].set_index(["cutoff", "metric"])
+
+
+def test_a_rolling_backtest_keeps_each_forecast_in_its_own_verifiable_folder(rolling):
+    folder, table = rolling
+    assert verify_run(folder) == []
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*CUTOFFS, "backtest.csv", "manifest.json"])
     for cutoff in CUTOFFS:
-        out = tmp_path_factory.mktemp("backtest") / cutoff
-        _, table = run_backtest(cutoff, replications=60, horizon=12, out_dir=out, jobs=2, quiet=True)
-        frames.append(table.assign(cutoff=cutoff))
-    return pd.concat(frames).set_index(["cutoff", "metric"])
+        assert "fit_last_month: " + cutoff in (folder / cutoff / "calibration.yaml").read_text()
+        assert (folder / cutoff / "scenario.yaml").is_file() and (folder / cutoff / "summary.csv").is_file()
+    assert pd.read_csv(folder / "backtest.csv", dtype={"cutoff": str}).equals(table)
 
 
 # From March 2023 both tie with persistence (0.91 against 0.87 points, 0.44 against 0.45 weeks):
