@@ -400,8 +400,8 @@ def run_manifest(scenario: RunHeader, doc: LoadedDocument, scenario_file: Path, 
 
 def admitted_share_before(cutoff: str) -> tuple[float, str]:
     """Latest sourced share of the list with a decision to admit, published no later than ``cutoff``."""
-    split = reference.rtt_stage_split()
-    sourced = split[(split["month"] <= cutoff) & ~split["note"].fillna("").str.startswith("assumption")]
+    split = reference.sourced_stage_split()
+    sourced = split[split["month"] <= cutoff]
     if sourced.empty:
         raise ValueError(f"no sourced admitted share of the list on or before {cutoff}")
     row = sourced.sort_values("month").iloc[-1]
@@ -431,8 +431,7 @@ def check_calibration_months(observed: pd.DataFrame, cutoff: str, window: int) -
     if complete.empty:
         raise InputError(key_path="--observed", problem="has no month with every column a calibration reads",
                          allowed=", ".join(CALIBRATION_COLUMNS))
-    split = reference.rtt_stage_split()
-    sourced = split[~split["note"].fillna("").str.startswith("assumption")]["month"].min()
+    sourced = reference.sourced_stage_split()["month"].min()
     needed = month_range(first_month_needed(cutoff, window), cutoff)
     listed = observed.dropna(subset=["waiting_list", "pct_within_18w"]).index
     allowed = f"a cutoff from {max(add_months(complete[0], len(needed) - 1), sourced)} to {listed[-1]}"

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.calendar import month_range
 from sim.csvcheck import (  # noqa: F401  re-exported: world.py and user code read CSVs through this module
     MONTH_PATTERN,
     Column,
@@ -175,12 +176,7 @@ def describe_observed(path: str | Path, kind: str | None = None) -> list[str]:
     kind = kind or observed_kind(path)
     df = read_observed(path, kind)
     months = list(df.index)
-    full = []
-    first_year, first_month = (int(x) for x in months[0].split("-"))
-    while not full or full[-1] < months[-1]:
-        k = first_month - 1 + len(full)
-        full.append(f"{first_year + k // 12}-{k % 12 + 1:02d}")
-    missing = sorted(set(full) - set(months))
+    missing = sorted(set(month_range(months[0], months[-1])) - set(months))
     lines = [f"{kind} national series, {months[0]} to {months[-1]} ({len(months)} months; columns: "
              f"{', '.join(c for c in df.columns if c not in ('source', 'note'))})",
              "months missing between the first and the last: " + (", ".join(missing[:12]) + (" ..." if len(missing) > 12
@@ -398,6 +394,12 @@ def rtt_stage_split() -> pd.DataFrame:
     """
     cols = schema("month:month! incomplete_total:count! incomplete_with_dta:count! source:text note:text")
     return _load("rtt_stage_split.csv", cols, ("month",))
+
+
+def sourced_stage_split() -> pd.DataFrame:
+    """The rows of :func:`rtt_stage_split` with a published source (not those labelled assumptions)."""
+    split = rtt_stage_split()
+    return split[~split["note"].fillna("").str.startswith("assumption")]
 
 
 def specialist_mix() -> pd.DataFrame:
