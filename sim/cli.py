@@ -191,7 +191,7 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
         name = name or f"national_{cutoff}"
         out_path = out_path or Path("configs") / "calibration" / f"{name}.yaml"
         calib = run_calibration(cutoff, window, name, out_path, max_evaluations, observed_path)
-        click.echo(f"wrote {out_path} (fit {calib.fit_first_month}..{calib.fit_last_month}; RMSE: "
+        click.echo(f"wrote {out_path} (fit {calib.fit_first_month}..{calib.fit_last_month}, priority from {calib.priority_fit_first_month}; RMSE: "
                    + ", ".join(f"{k} {v:.3g}" for k, v in calib.fit.items()) + ")")
 
 

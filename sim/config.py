@@ -89,6 +89,10 @@ class CapacityConfig(_Model):
     case_mix_annual_sd: Optional[float] = Field(
         None, ge=0, le=2, description="Sd (log scale) of the yearly change in the weight activity gives to recent "
         "referrals over long waiters (a random walk). Default: calibration (sized from out-of-sample replay error).")
+    long_wait_annual_sd: Optional[float] = Field(
+        None, ge=0, le=2, description="Sd (log scale) of the yearly change in how hard trusts chase their longest "
+        "waiters (treat-in-turn and long-wait priority together; a random walk). Default: calibration (sized from "
+        "the out-of-sample replay error in 52-week waits).")
 
 
 class RemovalsConfig(_Model):
@@ -270,6 +274,8 @@ class CalibrationParams(_Model):
     data_vintage: str = Field(description="Source and edition of the observed series.")
     fit_first_month: Month
     fit_last_month: Month
+    priority_fit_first_month: Month | None = Field(
+        default=None, description="First month of the priority fit (the window's last 12; absent in older files: the whole window).")
     clock_starts: FittedTrend
     nonadmitted_activity: FittedTrend
     admitted_activity: FittedTrend
@@ -282,6 +288,10 @@ class CalibrationParams(_Model):
     case_mix_annual_sd: float = Field(ge=0, description="Random walk sd (log scale, per year) of the urgent term.")
     case_mix_evidence: dict[str, float | str] = Field(default_factory=dict,
                                                       description="How case_mix_annual_sd was sized.")
+    long_wait_annual_sd: float = Field(0.0, ge=0, description="Random walk sd (log scale, per year) of the "
+                                       "treat-in-turn and long-wait terms (absent in older files: 0).")
+    long_wait_evidence: dict[str, float | str] = Field(default_factory=dict,
+                                                       description="How long_wait_annual_sd was sized.")
     fit: dict[str, float] = Field(default_factory=dict, description="Fit statistics (RMSE per metric over the window).")
 
 

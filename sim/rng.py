@@ -32,6 +32,7 @@ STREAMS: dict[str, int] = {
     "agents": 11,
     "des": 12,
     "case_mix": 13,
+    "long_wait": 14,
 }
 
 

@@ -76,7 +76,7 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
         validation_min_bin=validation.first_bin(policy),
         row_demand_share=share,
         row_capacity_share=capacity_share,
-        hazard=np.stack([hazard_by_month(calib.priority, thresholds, d.case_mix_shock) for d in draws]),
+        hazard=np.stack([hazard_by_month(calib.priority, thresholds, d.case_mix_shock, d.long_wait_shock) for d in draws]),
         other_profile=other_removals_profile(calib.priority),
         national_scale=rows.national_scale,
     )

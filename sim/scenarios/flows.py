@@ -29,7 +29,7 @@ def bin_weeks(n_bins: int = N_ENGINE_BINS) -> np.ndarray:
 
 
 def priority_hazard(p: PriorityProfile, long_wait_weeks: tuple[float, ...], n_bins: int = N_ENGINE_BINS,
-                    urgent_scale: float = 1.0) -> np.ndarray:
+                    urgent_scale: float = 1.0, long_wait_scale: float = 1.0) -> np.ndarray:
     """``[stage, bin]`` relative priority: urgent + flat + treat in turn + long-wait push.
 
     Args:
@@ -40,6 +40,8 @@ def priority_hazard(p: PriorityProfile, long_wait_weeks: tuple[float, ...], n_bi
             add up, so a pathway near an older, longer threshold comes first.
         n_bins: engine bins.
         urgent_scale: multiplies the urgent term (the case-mix shock of a month).
+        long_wait_scale: multiplies the treat-in-turn and long-wait terms together (the long-wait
+            drift of a month: how hard trusts chase their longest waiters).
     """
     w = bin_weeks(n_bins)
     urgent = urgent_scale * p.urgent_amplitude * np.exp(-w / p.urgent_weeks)
@@ -47,16 +49,18 @@ def priority_hazard(p: PriorityProfile, long_wait_weeks: tuple[float, ...], n_bi
     long_wait = sum((p.long_wait_priority * (w >= t - p.long_wait_lead_weeks) for t in long_wait_weeks),
                     np.zeros(n_bins))
     h = np.empty((2, n_bins))
-    h[NONADMITTED] = 1.0 + urgent + p.in_turn_nonadmitted * turn + long_wait
-    h[ADMITTED] = 1.0 + urgent + p.in_turn_admitted * turn + long_wait
+    h[NONADMITTED] = 1.0 + urgent + long_wait_scale * (p.in_turn_nonadmitted * turn + long_wait)
+    h[ADMITTED] = 1.0 + urgent + long_wait_scale * (p.in_turn_admitted * turn + long_wait)
     return h
 
 
 def hazard_by_month(p: PriorityProfile, thresholds: list[tuple[float, ...]], mix_shock: np.ndarray | None = None,
-                    n_bins: int = N_ENGINE_BINS) -> np.ndarray:
-    """``[month, stage, bin]`` priority with each month's long-wait thresholds and case-mix shock (log scale)."""
-    shock = np.zeros(len(thresholds)) if mix_shock is None else mix_shock
-    return np.stack([priority_hazard(p, t, n_bins, float(np.exp(x))) for t, x in zip(thresholds, shock)])
+                    long_wait_shock: np.ndarray | None = None, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
+    """``[month, stage, bin]`` priority with each month's long-wait thresholds, case-mix and long-wait shocks (log)."""
+    mix = np.zeros(len(thresholds)) if mix_shock is None else mix_shock
+    drift = np.zeros(len(thresholds)) if long_wait_shock is None else long_wait_shock
+    return np.stack([priority_hazard(p, t, n_bins, float(np.exp(x)), float(np.exp(y)))
+                     for t, x, y in zip(thresholds, mix, drift)])
 
 
 def other_removals_profile(p: PriorityProfile, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
@@ -95,6 +99,7 @@ class FlowDraws:
     demand_shock: np.ndarray  # log-scale, one per month
     capacity_shock: np.ndarray
     case_mix_shock: np.ndarray  # log-scale multiplier of the urgent priority term
+    long_wait_shock: np.ndarray  # log-scale multiplier of the treat-in-turn and long-wait terms
 
 
 def growth_factors(months: tuple[str, ...], growth_pct_per_year: float) -> np.ndarray:

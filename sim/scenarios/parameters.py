@@ -49,7 +49,8 @@ def flow_draws(scenario: Scenario, calib: CalibrationParams, replication: int, n
     )
     if replication == 0:
         zero = np.zeros(n_months)
-        return FlowDraws(**draws, demand_shock=zero, capacity_shock=zero.copy(), case_mix_shock=zero.copy())
+        return FlowDraws(**draws, demand_shock=zero, capacity_shock=zero.copy(), case_mix_shock=zero.copy(),
+                         long_wait_shock=zero.copy())
     demand_sd = (d.shock_sd_pct if d.shock_sd_pct is not None else calib.clock_starts.shock_sd_pct) / 100.0
     demand_rho = d.shock_autocorrelation if d.shock_autocorrelation is not None else calib.clock_starts.shock_autocorrelation
     cap_fit = calib.nonadmitted_activity
@@ -67,6 +68,9 @@ def flow_draws(scenario: Scenario, calib: CalibrationParams, replication: int, n
         case_mix_shock=level_shocks(stream(seed, replication, "case_mix"), n_months, 0.0, 0.0,
                                     c.case_mix_annual_sd if c.case_mix_annual_sd is not None
                                     else calib.case_mix_annual_sd),
+        long_wait_shock=level_shocks(stream(seed, replication, "long_wait"), n_months, 0.0, 0.0,
+                                     c.long_wait_annual_sd if c.long_wait_annual_sd is not None
+                                     else calib.long_wait_annual_sd),
     )
 
 

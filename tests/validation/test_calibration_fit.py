@@ -1,4 +1,4 @@
-"""The shipped calibrations replay the published history they were fitted to."""
+"""The shipped calibrations replay the published history their priority profile was fitted to."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from sim.calendar import month_range
 def test_replay_of_the_fit_window_matches_the_published_series(name):
     calib = load_calibration(name)
     obs = reference.rtt_national()
-    months = month_range(calib.fit_first_month, calib.fit_last_month)
+    months = month_range(calib.priority_fit_first_month, calib.fit_last_month)
     cube = replay(obs, months[0], months[-1], calib.priority, calib.admitted_share_of_list,
                   long_wait_thresholds(reference.targets(), months))
     errors = fit_errors(cube, obs)
