@@ -235,8 +235,11 @@ class NHSModel(mesa.Model):
         """Record month-end metrics into column ``k`` of the cube."""
         g = self.geography
         d = self._now - self._last_ageing
-        by_trust = census.sum_rows_to_groups(self.stock, g.row_trust, len(g.trust_codes))
-        admitted = census.sum_rows_to_groups(self.stock[:, :, 1:2, :], g.row_trust, len(g.trust_codes)).sum(axis=-1)
+        n_spec = len(g.specialty_codes)
+        trust_stages, specialty_stages = census.sum_rows_by_stage(self.stock, g.row_trust, len(g.trust_codes),
+                                                                  g.row_specialty, n_spec)
+        by_trust = trust_stages.sum(axis=2)
+        admitted = trust_stages[:, :, flow.ADMITTED].sum(axis=-1)
         n_series = len(self.series)
         counts = np.zeros((by_trust.shape[0], n_series, by_trust.shape[2]))
         adm = np.zeros((by_trust.shape[0], n_series))
@@ -248,9 +251,8 @@ class NHSModel(mesa.Model):
             adm += census.sum_groups(admitted[:, :, None], target, n_series)[..., 0]
             acc_series += census.sum_groups(acc_trust, target, n_series)
         off = g.specialty_series_offset()
-        n_spec = len(g.specialty_codes)
-        counts[:, off:off + n_spec] = census.sum_rows_to_groups(self.stock, g.row_specialty, n_spec)
-        adm[:, off:off + n_spec] = census.sum_rows_to_groups(self.stock[:, :, 1:2, :], g.row_specialty, n_spec).sum(axis=-1)
+        counts[:, off:off + n_spec] = specialty_stages.sum(axis=2)
+        adm[:, off:off + n_spec] = specialty_stages[:, :, flow.ADMITTED].sum(axis=-1)
         acc_series[:, off:off + n_spec] = census.sum_groups(self.acc, g.row_specialty, n_spec)
         metrics = census.wait_metrics(counts, d)
         metrics["rtt_waiting_list_admitted"] = adm

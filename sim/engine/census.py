@@ -43,6 +43,28 @@ def sum_rows_to_groups(stock, row_group, n_groups):
 
 
 @njit(cache=True)
+def sum_rows_by_stage(stock, row_group_a, n_groups_a, row_group_b, n_groups_b):
+    """Sum ``stock[rep, row, stage, bin]`` over rows into two groupings at once, keeping stages.
+
+    Returns float64 ``[rep, group, stage, bin]`` for each grouping: one sweep of
+    the stock where two calls of :func:`sum_rows_to_groups` per stage would take four.
+    """
+    n_reps, n_rows, n_stages, n_bins = stock.shape
+    out_a = np.zeros((n_reps, n_groups_a, n_stages, n_bins))
+    out_b = np.zeros((n_reps, n_groups_b, n_stages, n_bins))
+    for r in range(n_reps):
+        for i in range(n_rows):
+            ga = row_group_a[i]
+            gb = row_group_b[i]
+            for s in range(n_stages):
+                for b in range(n_bins):
+                    x = np.float64(stock[r, i, s, b])
+                    out_a[r, ga, s, b] += x
+                    out_b[r, gb, s, b] += x
+    return out_a, out_b
+
+
+@njit(cache=True)
 def sum_groups(values, group_of, n_groups):
     """Sum ``values[rep, item, ...]`` (flattened trailing axes) into groups, in order."""
     n_reps, n_items, n_tail = values.shape

@@ -48,8 +48,13 @@ ACC_DECISIONS_TO_ADMIT = 3
 ACC_OTHER_REMOVALS = 4
 N_ACC = 5
 
+# Let LLVM reorder and fuse the per-bin sums and products so they vectorise (about 1.4x on this
+# kernel). No flags that assume away NaN or infinity. A row's sums still depend only on its own
+# bins, so a replication's results never depend on the batch it shares (tests/integration/test_cli_run.py).
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-@njit(cache=True, inline="always")
+
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _share_activity(stock, hazard, activity, out):
     """Fill ``out`` with removals per bin summing to min(activity, stock total)."""
     n_bins = stock.shape[0]
@@ -90,7 +95,7 @@ def _share_activity(stock, hazard, activity, out):
     return activity - max(remaining, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _priority_scale(row, hazard, hazard_max, activity):
     """Removal scale ``k`` (removals = stock * k * hazard), or -1 when a bin would saturate."""
     total = 0.0
@@ -104,7 +109,7 @@ def _priority_scale(row, hazard, hazard_max, activity):
     return k if k * hazard_max < 1.0 else -1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _removals_by_priority(row, hazard, hazard_max, activity, level, removed):
     """Fill ``removed`` with one stage's activity by priority (fast sweep, or exact sharing)."""
     k = _priority_scale(row, hazard, hazard_max, activity)
@@ -117,7 +122,7 @@ def _removals_by_priority(row, hazard, hazard_max, activity, level, removed):
         _share_activity(level, hazard, activity, removed)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _take(row, removed, other_profile, moved_to, moved_share):
     """Remove ``removed`` from a stage, moving ``moved_share`` of it into ``moved_to``.
 
@@ -136,7 +141,7 @@ def _take(row, removed, other_profile, moved_to, moved_share):
     return done, total, weighted
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _other_and_age(row, total, weighted, other_rate, validation_rate, validation_min_bin, other_profile, age):
     """Other removals and validation on one stage, fused with ageing; returns what left."""
     n_bins = row.shape[0]
@@ -162,7 +167,7 @@ def _other_and_age(row, total, weighted, other_rate, validation_rate, validation
     return gone
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _row_slow(s_n, s_a, h_n, h_a, hmax_n, hmax_a, act_n, act_a, dta, other_rate, validation_rate,
               validation_min_bin, other_profile, age, level, removed, acc_row):
     """One row, pass by pass, with exact sharing where a bin would saturate (the rare path)."""
@@ -179,7 +184,7 @@ def _row_slow(s_n, s_a, h_n, h_a, hmax_n, hmax_a, act_n, act_a, dta, other_rate,
     )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _scale(activity, total, weight, hazard_max):
     """Removal scale k (removals = stock * k * hazard), 0 when nothing moves, -1 when a bin would saturate."""
     if activity <= 0.0 or total <= 0.0 or weight <= 0.0:
@@ -188,7 +193,7 @@ def _scale(activity, total, weight, hazard_max):
     return k if k * hazard_max < 1.0 else -1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _shift_out(row, x, frac_k, other_profile, validation_rate, validation_min_bin, age):
     """Write ``x`` less its other removals into ``row``, aged by a week if ``age``; returns what left."""
     n_bins = row.shape[0]
@@ -209,7 +214,7 @@ def _shift_out(row, x, frac_k, other_profile, validation_rate, validation_min_bi
     return gone
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _advance_kernel(
     stock,
     clock_starts,

@@ -64,3 +64,15 @@ def test_empty_list_gives_undefined_percentages_not_errors():
     metrics = census.wait_metrics(np.zeros((1, 106)), 3)
     assert metrics["rtt_waiting_list"][0] == 0
     assert np.isnan(metrics["rtt_within_18w_pct"][0]) and np.isnan(metrics["rtt_median_weeks"][0])
+
+
+def test_one_sweep_by_stage_gives_both_groupings_of_the_per_stage_sums():
+    rng = np.random.default_rng(4)
+    stock = (rng.random((3, 50, 2, 9)) * 100).astype(np.float32)
+    trust, specialty = rng.integers(0, 7, 50), rng.integers(0, 4, 50)
+    by_trust, by_specialty = census.sum_rows_by_stage(stock, trust, 7, specialty, 4)
+    for stage in (0, 1):
+        one = np.ascontiguousarray(stock[:, :, stage:stage + 1])
+        np.testing.assert_allclose(by_trust[:, :, stage], census.sum_rows_to_groups(one, trust, 7), rtol=1e-12)
+        np.testing.assert_allclose(by_specialty[:, :, stage], census.sum_rows_to_groups(one, specialty, 4), rtol=1e-12)
+    assert by_trust.sum() == pytest.approx(stock.sum(dtype=np.float64), rel=1e-12)
