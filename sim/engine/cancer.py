@@ -47,6 +47,8 @@ import numpy as np
 from numba import njit
 from scipy.special import log_ndtr, ndtr
 
+from sim.engine.flow import FASTMATH
+
 #: Daily bins per queue (0..119 days; the last bin is 119 days and over).
 N_DAYS = 120
 
@@ -179,7 +181,7 @@ def hazard_from_lognormal(median_days, sigma: float, n_days: int = N_DAYS) -> np
 
 
 # ------------------------------------------------------------------- kernel
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _remove_and_age(row, hazard, scale, hist):
     """Remove ``row[d] * min(hazard[d] * scale, 1)`` into ``hist``, then age by a day; returns the total."""
     last = row.shape[0] - 1
@@ -204,7 +206,7 @@ def _remove_and_age(row, hazard, scale, hist):
     return done
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _advance_kernel(fds, first, subsequent, hist_fds, hist_first, hist_subsequent, arrivals, working,
                     referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access, cancer_share, treat_hazard,
                     treat_capacity_per_day):
