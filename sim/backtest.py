@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.calibration import OBSERVED_COLUMN
-
 BACKTEST_METRICS = ("rtt_waiting_list", "rtt_within_18w_pct", "rtt_median_weeks", "rtt_p92_weeks", "rtt_over_52w")
+#: Scored when the cutoff's provider data can start the services (DM01 from August 2024, CWT from April 2024).
+SERVICE_METRICS = ("diag_waiting_list", "diag_over_6w_pct", "cancer_fds_pct", "cancer_62d_pct", "cancer_31d_pct")
 
 
 def _unit(metric: str) -> str:
@@ -31,28 +31,33 @@ def _error(forecast: np.ndarray, observed: np.ndarray, unit: str) -> float:
     return float(np.mean(np.abs(forecast - observed)))
 
 
-def score(summary: pd.DataFrame, observed: pd.DataFrame, cutoff: str,
+def score(summary: pd.DataFrame, observed: dict[str, pd.Series], cutoff: str,
           metrics: tuple[str, ...] = BACKTEST_METRICS) -> pd.DataFrame:
     """One row per metric: model and persistence errors, and band coverage.
 
     Args:
         summary: summary.csv rows of the forecast run (national level is used).
-        observed: published series indexed by month (columns as rtt_national_monthly.csv).
-        cutoff: last month the forecast knew (persistence holds its value).
+        observed: published series per metric name, indexed by month end
+            (:func:`sim.pipeline.observed_history`).
+        cutoff: last month the forecast knew (persistence holds its value); a
+            metric without a published value at the cutoff, or in the run, is
+            not scored.
     """
     national = summary[(summary["level"] == "national") & (summary["breakdown"] == "all")]
     rows = []
     for metric in metrics:
+        if metric not in observed:
+            continue
+        series = observed[metric].dropna()
+        series.index = series.index.strftime("%Y-%m")
         f = national[national["metric"] == metric].copy()
         f["month"] = f["date"].str[:7]
-        f = f[(f["month"] > cutoff) & f["month"].isin(observed.index)].set_index("month")
-        obs = observed.loc[f.index, OBSERVED_COLUMN[metric]].to_numpy(dtype=float)
-        keep = ~np.isnan(obs)
-        f, obs = f[keep], obs[keep]
-        if len(f) == 0:
+        f = f[(f["month"] > cutoff) & f["month"].isin(series.index)].set_index("month")
+        if len(f) == 0 or cutoff not in series.index:
             continue
+        obs = series.loc[f.index].to_numpy(dtype=float)
         unit = _unit(metric)
-        persistence = np.full(len(obs), float(observed.loc[cutoff, OBSERVED_COLUMN[metric]]))
+        persistence = np.full(len(obs), float(series.loc[cutoff]))
         model_err = _error(f["p50"].to_numpy(), obs, unit)
         pers_err = _error(persistence, obs, unit)
         rows.append({

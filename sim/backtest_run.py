@@ -5,7 +5,9 @@ starts from the cutoff month's published position with the settings a user
 would have had then (calibrated trends, the long-wait targets as published,
 no later validation programme). Each metric is scored against the months
 observed after the cutoff, beside persistence (the cutoff month held flat):
-:func:`sim.backtest.score`.
+:func:`sim.backtest.score`. From cutoffs the DM01 and CWT provider data can
+start the services at (October 2024 on, for the shipped data), diagnostics and
+cancer run too and their national metrics are scored beside the RTT ones.
 
 The folder is written like a run folder (staged, atomic files, manifest
 last): ``calibration.yaml`` and ``scenario.yaml`` (what was run, so the
@@ -25,16 +27,18 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import reference
-from sim.backtest import score
+from sim.backtest import BACKTEST_METRICS, SERVICE_METRICS, score
 from sim.calendar import add_months, parse_month
 from sim.calibration import calibrate, calibration_yaml
 from sim.config import load_scenario
+from sim.config_services import CancerConfig, DiagnosticsConfig
 from sim.errors import InputError
 from sim.pipeline import (admitted_share_before, check_calibration_months, observed_history, observed_rtt,
                           run_manifest, with_progress)
 from sim.plotting import provenance_text, standard_plots
 from sim.results import RunWriter, summarise
 from sim.runner import default_jobs, plan_run, run_plan
+from sim.service_plan import service_census_months
 
 DEFAULT_REPLICATIONS = 100
 DEFAULT_SEED = 20250401
@@ -42,8 +46,9 @@ OBSERVED_NAME = "observed_rtt.csv"
 
 # The forecast's scenario. Trends and uncertainty come from the calibration written beside it;
 # the long-wait targets are those NHS England had published (targets.csv), which a planner
-# at the cutoff knew; diagnostics, cancer and money need provider data from 2024 and a
-# 2025/26 allocation, so the backtest is of the RTT list.
+# at the cutoff knew. Diagnostics and cancer run when the provider data (DM01 from August
+# 2024, CWT from April 2024) can start them at the cutoff, calibrated on the months up to
+# it as a run's are; money needs a 2025/26 allocation, so it never runs here.
 SCENARIO_TEMPLATE = """\
 # Written by sim backtest: the forecast scored in backtest.csv. Rerun it with `sim run scenario.yaml`.
 name: {name}
@@ -65,8 +70,8 @@ policies:
       - {{start: 2022-05, weeks: 78}}
       - {{start: 2023-05, weeks: 65}}
       - {{start: 2024-10, weeks: 52}}
-diagnostics: {{enabled: false}}
-cancer: {{enabled: false}}
+diagnostics: {{enabled: {services}}}
+cancer: {{enabled: {services}}}
 finance: {{enabled: false}}
 outputs:
   keep_levels: [national]
@@ -136,6 +141,8 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
                 console: Console, quiet: bool, timings: dict[str, float], run_id: str, now: dt.datetime):
     """Calibrate, write, run and score one cutoff's forecast into ``prefix`` of the folder."""
     name, first = f"backtest_{cutoff}", add_months(cutoff, 1)
+    services = cutoff in service_census_months(DiagnosticsConfig.model_fields["rates_window_months"].default,
+                                               CancerConfig.model_fields["rates_window_months"].default)
     t0 = time.perf_counter()
     share, share_source = admitted_share_before(cutoff)
     with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
@@ -150,7 +157,7 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
         observed_line = f"\n  national_rtt_csv: {relative}  # the series the backtest was given"
     writer.write_text(prefix + "scenario.yaml", SCENARIO_TEMPLATE.format(
         name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed,
-        observed_line=observed_line))
+        observed_line=observed_line, services=str(services).lower()))
     scenario_file = writer.path_for(prefix + "scenario.yaml")
     scenario, doc = load_scenario(scenario_file, {})
     t1 = time.perf_counter()
@@ -160,15 +167,17 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
     timings["simulate_seconds"] += time.perf_counter() - t1
     summary = summarise(cube)
     national = summary[summary["level"] == "national"].reset_index(drop=True)
-    table = score(national, observed, cutoff)
+    published = observed_history(observed)
+    table = score(national, published, cutoff, BACKTEST_METRICS + (SERVICE_METRICS if services else ()))
     writer.write_csv(prefix + "summary.csv", national)
     history = {metric: series[series.index <= pd.Timestamp(dt.date(*parse_month(last), 1)) + pd.offsets.MonthEnd(0)]
-               for metric, series in observed_history(observed).items()}
+               for metric, series in published.items()}
     standard_plots(national, None, writer.path_for(prefix + "plots/fan.png").parent,
                    provenance_text(name, run_id, replications, now.strftime("%Y-%m-%d")) + "  |  "
                    f"calibrated to {cutoff}; dots after it were not seen", observed=history, history_years=2)
     entry = {"cutoff": cutoff, "folder": prefix or ".", "first_forecast_month": first, "last_forecast_month": last,
-             "window_months": window, "observed": vintage, "calibration_fit_rmse": calib.fit}
+             "window_months": window, "observed": vintage, "calibration_fit_rmse": calib.fit,
+             "services": services}
     return table, entry, scenario, doc, scenario_file
 
 

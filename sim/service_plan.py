@@ -113,6 +113,13 @@ def _census_months(held: set[str], window_months: int, least: int) -> list[str]:
     return sorted(m for m in held if sum(add_months(m, -k) in held for k in range(window_months)) >= least)
 
 
+def service_census_months(diagnostics_window: int, cancer_window: int) -> list[str]:
+    """Months the shipped DM01 and CWT provider data can both start the services from (the month before a start)."""
+    dm01 = _census_months(set(reference.dm01_provider()["month"]), diagnostics_window, DM01_MIN_MONTHS)
+    cwt = _census_months(set(reference.cwt_provider()["month"]), cancer_window, CWT_MIN_MONTHS)
+    return sorted(set(dm01) & set(cwt))
+
+
 def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cwt_err: ValueError | None,
                   dm01_err: ValueError | None) -> InputError:
     """One message, at ``start``, for a start without the DM01 and/or CWT provider data its services need."""
