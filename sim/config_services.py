@@ -130,6 +130,12 @@ class CancerConfig(_Model):
                                    "to decision to treat. Assumption.")
     dtt_delay_median_days: Optional[float] = Field(None, gt=0, le=120, description="Median delay from diagnosis "
                                                    "to decision to treat; null: fitted to the national 62-day %.")
+    monthly_variation: StrictBool = Field(
+        True, description="National month-to-month variation in diagnosis access and the pace of treatment, "
+        "per replication (AR(1) log multipliers), sized when the run is planned so the simulated national FDS and "
+        "31-day percentages vary as much as the published ones did around a trend and the month's working days "
+        "over the 24 months to the start (sim.cancer_variation; docs/MODEL.md section 8). false: none (bands "
+        "then hold parameter uncertainty only).")
     treatment_capacity_headroom_pct: float = Field(15.0, ge=0, le=100, description="Treatment capacity above the "
                                                    "start's steady-state treatments. Assumption: at least 10% is needed for "
                                                    "the weekly arrival cycle (docs/MODEL.md).")

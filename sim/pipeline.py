@@ -8,6 +8,8 @@ and rename it into place with the manifest last.
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import datetime as dt
 import hashlib
@@ -128,7 +130,8 @@ def services_manifest(plan: RunPlan) -> dict:
     if s.cancer is not None:
         c = s.cancer
         out["cancer"] = {"enabled": s.cancer_enabled, "window": list(c.window), "cancer_share": c.cancer_share,
-                         "dtt_median_days": c.dtt_median_days, "fit": c.fit}
+                         "dtt_median_days": c.dtt_median_days, "fit": c.fit,
+                         "monthly_variation": None if c.variation is None else dataclasses.asdict(c.variation)}
     return out
 
 

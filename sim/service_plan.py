@@ -10,6 +10,7 @@ import numpy as np
 
 from sim import reference
 from sim.calendar import add_months, parse_month, working_days_in_month
+from sim.cancer_variation import size_monthly_variation
 from sim.config import Scenario, scenario_error
 from sim.config_services import DIAG_TEST_KEYS
 from sim.diagnostics_calibration import fit_in_turn_by_test
@@ -172,6 +173,8 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
                                       treatment_sigma=c.treatment_wait_sigma, dtt_median_days=c.dtt_delay_median_days,
                                       dtt_sigma=c.dtt_delay_sigma, capacity_headroom=c.treatment_capacity_headroom_pct / 100,
                                       window_months=c.rates_window_months)
+            if cancer_on and c.monthly_variation:
+                cancer = size_monthly_variation(cancer)
         except ValueError as err:
             cwt_err = err
     if diag_on:

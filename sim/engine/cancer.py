@@ -209,7 +209,7 @@ def _remove_and_age(row, hazard, scale, hist):
 @njit(cache=True, fastmath=FASTMATH)
 def _advance_kernel(fds, first, subsequent, hist_fds, hist_first, hist_subsequent, arrivals, working,
                     referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access, cancer_share, treat_hazard,
-                    treat_capacity_per_day):
+                    treat_capacity_per_day, treat_access):
     n_reps, n_trusts, n_bins = fds.shape
     for r in range(n_reps):
         share = cancer_share[r]
@@ -220,6 +220,7 @@ def _advance_kernel(fds, first, subsequent, hist_fds, hist_first, hist_subsequen
             h_fds = fds_hazard[t]
             h_treat = treat_hazard[t]
             access = fds_access[r, t]
+            speed = treat_access[r, t]
             capacity = max(treat_capacity_per_day[r, t], 0.0)
             for day in range(working.shape[0]):
                 referrals = referrals_per_wd[r, t] * working[day]
@@ -236,13 +237,14 @@ def _advance_kernel(fds, first, subsequent, hist_fds, hist_first, hist_subsequen
                 demand = 0.0
                 for d in range(n_bins):
                     demand += q_first[d] * h_treat[d] + q_sub[d] * h_treat[d]
-                scale = capacity / demand if demand > capacity else 1.0
+                demand *= speed
+                scale = speed * (capacity / demand if demand > capacity else 1.0)
                 _remove_and_age(q_first, h_treat, scale, hist_first[r, t])
                 _remove_and_age(q_sub, h_treat, scale, hist_subsequent[r, t])
 
 
 def _inputs(state: CancerState, working, referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access,
-            cancer_share, treat_hazard, treat_capacity_per_day) -> tuple[np.ndarray, ...]:
+            cancer_share, treat_hazard, treat_capacity_per_day, treat_access=None) -> tuple[np.ndarray, ...]:
     """Contiguous float64 copies of the inputs, shapes checked against the state."""
     n_reps, n_trusts, n_days = state.fds.shape
     for name in CancerState.__slots__:
@@ -251,9 +253,12 @@ def _inputs(state: CancerState, working, referrals_per_wd, subsequent_per_wd, fd
             raise ValueError(f"CancerState.{name} must be C-contiguous float64")
     wanted = {"working": (None,), "referrals_per_wd": (n_reps, n_trusts), "subsequent_per_wd": (n_reps, n_trusts),
               "fds_hazard": (n_trusts, n_days), "fds_access": (n_reps, n_trusts), "cancer_share": (n_reps,),
-              "treat_hazard": (n_trusts, n_days), "treat_capacity_per_day": (n_reps, n_trusts)}
+              "treat_hazard": (n_trusts, n_days), "treat_capacity_per_day": (n_reps, n_trusts),
+              "treat_access": (n_reps, n_trusts)}
+    if treat_access is None:
+        treat_access = np.ones((n_reps, n_trusts))
     values = (working, referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access, cancer_share, treat_hazard,
-              treat_capacity_per_day)
+              treat_capacity_per_day, treat_access)
     out = []
     for (name, shape), value in zip(wanted.items(), values):
         a = np.ascontiguousarray(value, dtype=np.float64)
@@ -265,7 +270,8 @@ def _inputs(state: CancerState, working, referrals_per_wd, subsequent_per_wd, fd
 
 def advance(state: CancerState, *, working: np.ndarray, referrals_per_wd: np.ndarray,
             subsequent_per_wd: np.ndarray, fds_hazard: np.ndarray, fds_access: np.ndarray,
-            cancer_share: np.ndarray, treat_hazard: np.ndarray, treat_capacity_per_day: np.ndarray) -> None:
+            cancer_share: np.ndarray, treat_hazard: np.ndarray, treat_capacity_per_day: np.ndarray,
+            treat_access: np.ndarray | None = None) -> None:
     """Move every replication and trust through ``len(working)`` days, in place.
 
     Args:
@@ -278,9 +284,11 @@ def advance(state: CancerState, *, working: np.ndarray, referrals_per_wd: np.nda
         cancer_share: ``[rep]`` share of diagnoses that become a decision to treat (first treatment).
         treat_hazard: ``[trust, day]`` daily treatment hazard by days since decision to treat.
         treat_capacity_per_day: ``[rep, trust]`` treatments possible per calendar day.
+        treat_access: ``[rep, trust]`` multiplier on the treatment hazard (default 1), before
+            capacity caps it: the month's pace of treatment.
     """
     args = _inputs(state, working, referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access, cancer_share,
-                   treat_hazard, treat_capacity_per_day)
+                   treat_hazard, treat_capacity_per_day, treat_access)
     _advance_kernel(state.fds, state.first, state.subsequent, state.hist_fds, state.hist_first,
                     state.hist_subsequent, state.arrivals, *args)
 
@@ -292,11 +300,12 @@ def _age_numpy(q: np.ndarray) -> None:
 
 
 def advance_numpy(state: CancerState, *, working, referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access,
-                  cancer_share, treat_hazard, treat_capacity_per_day) -> None:
+                  cancer_share, treat_hazard, treat_capacity_per_day, treat_access=None) -> None:
     """Plain numpy reference of :func:`advance` (slow; for tests only)."""
     (working, referrals_per_wd, subsequent_per_wd, fds_hazard, fds_access, cancer_share, treat_hazard,
-     treat_capacity_per_day) = _inputs(state, working, referrals_per_wd, subsequent_per_wd, fds_hazard,
-                                       fds_access, cancer_share, treat_hazard, treat_capacity_per_day)
+     treat_capacity_per_day, treat_access) = _inputs(state, working, referrals_per_wd, subsequent_per_wd, fds_hazard,
+                                                     fds_access, cancer_share, treat_hazard, treat_capacity_per_day,
+                                                     treat_access)
     s = state
     fds_rate = np.minimum(fds_hazard[None] * fds_access[..., None], 1.0)
     capacity = np.maximum(treat_capacity_per_day, 0.0)
@@ -313,8 +322,8 @@ def advance_numpy(state: CancerState, *, working, referrals_per_wd, subsequent_p
         s.first[..., 0] += moved
         s.arrivals[..., ARR_FIRST] += moved
 
-        demand = ((s.first + s.subsequent) * treat_hazard[None]).sum(-1)
-        scale = np.where(demand > capacity, capacity / np.where(demand > 0, demand, 1.0), 1.0)
+        demand = ((s.first + s.subsequent) * treat_hazard[None]).sum(-1) * treat_access
+        scale = treat_access * np.where(demand > capacity, capacity / np.where(demand > 0, demand, 1.0), 1.0)
         rate = np.minimum(treat_hazard[None] * scale[..., None], 1.0)
         for q, hist in ((s.first, s.hist_first), (s.subsequent, s.hist_subsequent)):
             removed = q * rate

@@ -64,6 +64,26 @@ _DTT_MEDIAN_RANGE_DAYS = (0.01, 365.0)
 _BISECTION_STEPS = 200
 
 
+@dataclass(frozen=True)
+class MonthlyVariation:
+    """National month-to-month variation of the pathway (log multipliers, AR(1) per replication).
+
+    Attributes:
+        fds_sd, fds_rho: marginal sd and lag-1 autocorrelation of the log multiplier on every
+            trust's diagnosis hazard.
+        treatment_sd, treatment_rho: the same for the pace of treatment.
+        published: the published national series' variation it was sized to (``fds_pct`` and
+            ``pct_31day``: residual sd in points and lag-1 autocorrelation, months used) and the
+            simulated sd of each at the trial shock sd (``simulated_sd_at_trial``).
+    """
+
+    fds_sd: float
+    fds_rho: float
+    treatment_sd: float
+    treatment_rho: float
+    published: dict = field(default_factory=dict)
+
+
 @dataclass(frozen=True, eq=False)
 class CancerCalibration:
     """Per-trust cancer pathway parameters (arrays in ``trust_codes`` order, read-only).
@@ -85,6 +105,7 @@ class CancerCalibration:
         treat_capacity_per_day: treatments possible per calendar day (steady state x (1 + headroom)).
         capacity_headroom: the headroom used.
         fit: targets and fitted national figures (see :func:`calibrate_cancer`).
+        variation: month-to-month variation (``sim.cancer_variation``), or None for none.
     """
 
     trust_codes: tuple[str, ...]
@@ -102,6 +123,7 @@ class CancerCalibration:
     treat_capacity_per_day: np.ndarray
     capacity_headroom: float
     fit: dict = field(default_factory=dict)
+    variation: MonthlyVariation | None = None
 
     def fds_hazard(self, n_days: int = N_DAYS) -> np.ndarray:
         """float64 ``[trust, day]`` daily diagnosis hazard for the engine."""
@@ -179,6 +201,39 @@ def _national(window: tuple[str, ...]) -> dict[str, float]:
         "pct_62day": float((w["pct_62day"] * w["c62_total"]).sum() / w["c62_total"].sum()),
         "pct_31day": float((w["pct_31day"] * w["c31_total"]).sum() / w["c31_total"].sum()),
     }
+
+
+#: Months of the national series whose residual variation sizes the monthly shocks.
+VARIATION_MONTHS = 24
+
+
+def published_variation(census_month: str, months: int = VARIATION_MONTHS) -> dict[str, dict]:
+    """Month-to-month variation of the national FDS and 31-day percentages up to ``census_month``.
+
+    Over the ``months`` months to the census month, each percentage is regressed on a
+    linear trend and the month's working days (which the model reproduces itself); the
+    residuals' sd (points, 3 parameters off the degrees of freedom) and lag-1
+    autocorrelation are what the model's monthly shocks must add.
+
+    Raises:
+        ValueError: fewer than 12 published months in the span.
+    """
+    df = cancer_national().set_index("month")
+    span = month_range(add_months(census_month, 1 - months), census_month)
+    out = {}
+    for column in ("fds_pct", "pct_31day"):
+        held = [m for m in span if m in df.index and np.isfinite(df.loc[m, column])]
+        if len(held) < 12:
+            raise ValueError(f"the national cancer file has {len(held)} months of {column} in "
+                             f"{span[0]}..{span[-1]}; the monthly variation needs at least 12")
+        y = df.loc[held, column].to_numpy(dtype=float)
+        x = np.column_stack([np.ones(len(held)), [span.index(m) for m in held],
+                             [working_days_in_month(*parse_month(m)) for m in held]])
+        resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+        rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1])
+        out[column] = {"residual_sd": float(np.sqrt((resid ** 2).sum() / (len(held) - 3))),
+                       "autocorrelation": rho, "months": (held[0], held[-1], len(held))}
+    return out
 
 
 # ----------------------------------------------------------------- fitting

@@ -8,7 +8,8 @@ import numpy as np
 
 from sim.config import Scenario
 from sim.scenarios.cancer import CancerCalibration
-from sim.scenarios.flows import growth_factors
+from sim.rng import stream
+from sim.scenarios.flows import ar1_shocks, growth_factors
 from sim.scenarios.parameters import value
 
 
@@ -25,6 +26,8 @@ class CancerInputs:
         treat_hazard: float64 ``[trust, day]`` daily treatment hazard.
         dtt_pmf: float64 ``[day]`` days from diagnosis to decision to treat.
         fds_median_days: float64 ``[trust]`` median days to diagnosis (scales the diagnostic-access effect).
+        fds_shock: float64 ``[rep, month]`` log multiplier on every trust's diagnosis hazard.
+        treat_shock: float64 ``[rep, month]`` log multiplier on every trust's pace of treatment.
     """
 
     referrals_per_wd: np.ndarray
@@ -35,6 +38,8 @@ class CancerInputs:
     treat_hazard: np.ndarray
     dtt_pmf: np.ndarray
     fds_median_days: np.ndarray
+    fds_shock: np.ndarray
+    treat_shock: np.ndarray
 
 
 def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str, ...], replications: np.ndarray,
@@ -44,6 +49,8 @@ def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str
     n_reps, n_months = len(replications), len(months)
     shape = (n_reps, n_months, len(calib.trust_codes))
     referrals, subsequent, capacity = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    fds_shock, treat_shock = np.zeros((n_reps, n_months)), np.zeros((n_reps, n_months))
+    v = calib.variation if cfg.monthly_variation else None
     for k, r in enumerate(int(x) for x in replications):
         demand = growth_factors(months, value(cfg.referral_growth_pct_per_year, scenario.seed, r,
                                        "cancer.referral_growth_pct_per_year", -20, 30))[:, None]
@@ -52,5 +59,10 @@ def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str
         referrals[k] = demand * calib.referrals_per_wd[None, :] * national_scale
         subsequent[k] = demand * calib.subsequent_per_wd[None, :] * national_scale
         capacity[k] = supply * calib.treat_capacity_per_day[None, :] * national_scale
+        if v is not None and r > 0:  # replication 0 is the central path
+            g = stream(scenario.seed, r, "cancer")
+            fds_shock[k] = ar1_shocks(g, n_months, v.fds_sd, v.fds_rho)
+            treat_shock[k] = ar1_shocks(g, n_months, v.treatment_sd, v.treatment_rho)
     return CancerInputs(referrals, subsequent, capacity, np.full(n_reps, calib.cancer_share), calib.fds_hazard(),
-                        calib.treat_hazard(), calib.dtt_pmf(), np.asarray(calib.fds_median_days, dtype=np.float64))
+                        calib.treat_hazard(), calib.dtt_pmf(), np.asarray(calib.fds_median_days, dtype=np.float64),
+                        fds_shock, treat_shock)

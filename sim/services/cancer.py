@@ -6,7 +6,9 @@ are not distorted by an empty pipeline. Diagnostic access: when urgent
 requests at a trust wait longer than at the start (``dw`` days, from the
 diagnostic service), its diagnosis hazard is scaled by ``m / (m + dw)``, ``m``
 being the trust's median days to diagnosis: the extra wait lengthens the
-whole pathway in proportion (bounded to 0.3-1.5).
+whole pathway in proportion (bounded to 0.3-1.5). Each replication's monthly
+shocks (``sim.cancer_variation``) then scale every trust's diagnosis hazard and
+pace of treatment for the month.
 """
 
 from __future__ import annotations
@@ -81,11 +83,14 @@ class CancerService:
         else:
             m = inp.fds_median_days[None, :]
             access = np.clip(m / np.maximum(m + diagnostics.urgent_wait_change_days, 1e-9), *ACCESS_BOUNDS)
+        access = access * np.exp(inp.fds_shock[:, month])[:, None]  # the month's national variation
+        pace = np.broadcast_to(np.exp(inp.treat_shock[:, month])[:, None], access.shape)
         cx.advance(self.state, working=working, referrals_per_wd=np.ascontiguousarray(inp.referrals_per_wd[:, month]),
                    subsequent_per_wd=np.ascontiguousarray(inp.subsequent_per_wd[:, month]),
                    fds_hazard=inp.fds_hazard, fds_access=np.ascontiguousarray(access), cancer_share=inp.cancer_share,
                    treat_hazard=inp.treat_hazard,
-                   treat_capacity_per_day=np.ascontiguousarray(inp.treat_capacity_per_day[:, month]))
+                   treat_capacity_per_day=np.ascontiguousarray(inp.treat_capacity_per_day[:, month]),
+                   treat_access=np.ascontiguousarray(pace))
 
     def census(self, flows: bool) -> dict[str, np.ndarray]:
         """Month-end standards ``[rep, series]`` from the month's completions; resets the accumulators."""

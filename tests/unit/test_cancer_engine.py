@@ -39,6 +39,7 @@ def _random_case(seed, n_reps=3, n_trusts=5):
         "treat_hazard": rng.uniform(0, 0.3, (n_trusts, cancer.N_DAYS)),
         # About half the trusts bind: demand is of the order of 0.15 x 120 x 20 x 2 = 700 a day.
         "treat_capacity_per_day": rng.uniform(100, 1500, shape),
+        "treat_access": rng.uniform(0.7, 1.4, shape),  # the month's pace of treatment
     }
     return state, params
 
@@ -61,6 +62,24 @@ def test_one_day_by_hand_with_binding_capacity():
     assert s.first[0, 0] == pytest.approx([0, 2, 8 / 3, 0])
     assert s.subsequent[0, 0] == pytest.approx([0, 4 / 3, 0, 4])
     assert s.arrivals[0, 0].tolist() == pytest.approx([8, 3, 2])
+
+
+def test_treatment_pace_speeds_treatment_until_capacity_binds():
+    base = _params(1, 1, referrals=0.0, subsequent=0.0, capacity=1e12)
+    treated = {}
+    for pace in (1.0, 1.3):
+        s = cancer.CancerState.zeros(1, 1)
+        s.first[0, 0, :30] = 10.0
+        cancer.advance(s, working=np.ones(1), **base, treat_access=np.array([[pace]]))
+        treated[pace] = s.hist_first.sum()
+    hazard = base["treat_hazard"][0]
+    assert treated[1.0] == pytest.approx(10.0 * np.minimum(hazard[:30], 1).sum())
+    assert treated[1.3] == pytest.approx(10.0 * np.minimum(1.3 * hazard[:30], 1).sum())
+    capped = cancer.CancerState.zeros(1, 1)
+    capped.first[0, 0, :30] = 10.0
+    cancer.advance(capped, working=np.ones(1), **dict(base, treat_capacity_per_day=np.array([[1.0]])),
+                   treat_access=np.array([[1.3]]))
+    assert capped.hist_first.sum() + capped.hist_subsequent.sum() == pytest.approx(1.0)  # capacity still caps it
 
 
 def test_no_arrivals_on_non_working_days_and_the_last_bin_accumulates():

@@ -1,0 +1,81 @@
+"""The cancer pathway's month-to-month variation: read from the published series, sized by simulation, drawn per
+replication."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import cancer_variation
+from sim.calendar import month_range, parse_month, working_days_in_month
+from sim.config import load_scenario
+from sim.scenarios import cancer as cancer_scenarios
+from sim.scenarios.cancer import calibrate_cancer, published_variation
+from sim.scenarios.cancer_inputs import batch_inputs
+from sim.scenarios.flows import ar1_shocks
+from sim.world import load_world
+
+ROOT = Path(__file__).resolve().parents[2]
+MONTHS = month_range("2023-04", "2025-03")
+
+
+def _series(monkeypatch, fds, c31):
+    frame = pd.DataFrame({"month": MONTHS, "fds_pct": fds, "pct_31day": c31})
+    monkeypatch.setattr(cancer_scenarios, "cancer_national", lambda: frame)
+
+
+def test_a_series_explained_by_trend_and_working_days_has_no_residual_variation(monkeypatch):
+    t = np.arange(len(MONTHS))
+    wd = np.array([working_days_in_month(*parse_month(m)) for m in MONTHS], dtype=float)
+    _series(monkeypatch, 70 + 0.2 * t + 0.8 * wd, 90 - 0.05 * t + 0.3 * wd)
+    out = published_variation("2025-03")
+    assert out["fds_pct"]["residual_sd"] < 1e-9 and out["pct_31day"]["residual_sd"] < 1e-9
+    assert out["fds_pct"]["months"] == ("2023-04", "2025-03", 24)
+
+
+def test_alternating_months_are_noise_with_negative_autocorrelation(monkeypatch):
+    wiggle = np.where(np.arange(len(MONTHS)) % 2 == 0, 1.5, -1.5)
+    _series(monkeypatch, 75 + wiggle, 90 + 0 * wiggle)
+    fds = published_variation("2025-03")["fds_pct"]
+    assert 1.3 < fds["residual_sd"] < 1.8  # 1.5 a month, a little lost to the three fitted terms
+    assert fds["autocorrelation"] < -0.8
+
+
+def test_too_few_published_months_are_refused(monkeypatch):
+    _series(monkeypatch, [np.nan] * 14 + [75.0] * 10, [90.0] * 24)
+    with pytest.raises(ValueError, match="10 months of fds_pct"):
+        published_variation("2025-03")
+
+
+@pytest.fixture(scope="module")
+def sized():
+    cal = calibrate_cancer(load_world().rtt_trust_codes, "2025-03", fds_sigma=0.7, treatment_sigma=0.6,
+                           dtt_median_days=None, dtt_sigma=0.5, capacity_headroom=0.15)
+    return cancer_variation.size_monthly_variation(cal)
+
+
+def test_the_sized_shocks_reproduce_the_published_variation(sized):
+    v = sized.variation
+    months = cancer_variation.SIZING_MONTHS
+    g = np.random.default_rng(7)  # fresh draws, not the sizing's own
+    fds = [ar1_shocks(g, months, v.fds_sd, v.fds_rho) for _ in range(40)]
+    treat = [ar1_shocks(g, months, v.treatment_sd, v.treatment_rho) for _ in range(40)]
+    zero = np.zeros((1, months))
+    run = cancer_variation._simulate(sized, "2025-04", np.vstack([zero, *fds]), np.vstack([zero, *treat]))
+    for metric, column in (("cancer_fds_pct", "fds_pct"), ("cancer_31d_pct", "pct_31day")):
+        deviation = run[metric][1:] - run[metric][:1]
+        assert np.sqrt(np.mean(deviation ** 2)) == pytest.approx(v.published[column]["residual_sd"], rel=0.15), metric
+    assert 0.0 <= v.fds_rho <= 0.9 and 0.0 <= v.treatment_rho <= 0.9
+
+
+def test_replication_0_is_central_and_the_others_carry_the_sized_shocks(sized):
+    scenario, _ = load_scenario(ROOT / "configs" / "baseline.yaml", {"replications": 60})
+    months = tuple(month_range("2025-04", "2027-03"))
+    inputs = batch_inputs(scenario, sized, months, np.arange(61), 1.0)
+    assert not inputs.fds_shock[0].any() and not inputs.treat_shock[0].any()
+    assert np.std(inputs.fds_shock[1:]) == pytest.approx(sized.variation.fds_sd, rel=0.1)
+    assert np.std(inputs.treat_shock[1:]) == pytest.approx(sized.variation.treatment_sd, rel=0.1)
+    off, _ = load_scenario(ROOT / "configs" / "baseline.yaml", {"cancer": {"monthly_variation": False}})
+    quiet = batch_inputs(off, sized, months, np.arange(5), 1.0)
+    assert not quiet.fds_shock.any() and not quiet.treat_shock.any()
