@@ -22,6 +22,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -414,11 +415,18 @@ def _decorate(fig: Figure, handles: list, title: str, subtitle: str, provenance:
 
 
 def _save(fig: Figure, out_stem: Path, title: str) -> list[Path]:
-    """Render both formats to memory, then write each file atomically."""
+    """Render both formats to memory, then write each file atomically.
+
+    The tight bounding box is measured once, in a layout-only pass, and given to both
+    formats: ``bbox_inches="tight"`` would lay the figure out again for each.
+    """
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw_without_rendering()
+    bbox = fig.get_tightbbox(renderer).padded(0.15)
     paths = []
     for fmt, metadata in (("png", {"Title": title}), ("svg", {"Title": title, "Date": None})):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=metadata, bbox_inches="tight", pad_inches=0.15)
+        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=metadata, bbox_inches=bbox)
         path = out_stem.with_name(f"{out_stem.name}.{fmt}")
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)

@@ -65,6 +65,26 @@ def test_fan_chart_is_byte_identical_across_calls(tmp_path):
     assert first[0].read_bytes() == second[0].read_bytes()
 
 
+def _png_size(path) -> tuple[int, int]:
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_the_saved_area_grows_to_hold_text_beyond_the_figure_in_both_formats(tmp_path):
+    # One tight bounding box, measured once, is given to both formats: a title running past the
+    # right edge must widen the PNG and the SVG alike, not be cut off.
+    short = draw(tmp_path, "short")
+    long = draw(tmp_path, "long", title="RTT: patients waiting 18 weeks or less " * 4)
+    assert _png_size(long[0])[0] > 1.5 * _png_size(short[0])[0]
+    assert _png_size(long[0])[1] == _png_size(short[0])[1]
+
+    def svg_width(path):
+        head = path.read_text()
+        return float(head.split('width="', 1)[1].split("pt", 1)[0])
+
+    assert svg_width(long[1]) > 1.5 * svg_width(short[1])
+
+
 def test_fan_chart_leaves_global_matplotlib_state_alone(tmp_path):
     before = dict(matplotlib.rcParams)
     backend = matplotlib.get_backend()
