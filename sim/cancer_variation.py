@@ -85,6 +85,9 @@ def size_monthly_variation(cal: CancerCalibration) -> CancerCalibration:
     z_treat = np.stack([ar1_shocks(g, SIZING_MONTHS, 1.0, rho_treat) for _ in range(SIZING_REPLICATIONS)])
     zero = np.zeros((1, SIZING_MONTHS))
     first = add_months(cal.census_month, 1)
+    # Scaled to unit root mean square: 192 draws of a unit normal can be several % off 1, which would
+    # carry straight into the sized sd.
+    z_fds, z_treat = z_fds / np.sqrt(np.mean(z_fds ** 2)), z_treat / np.sqrt(np.mean(z_treat ** 2))
     run = _simulate(cal, first, np.vstack([zero, TRIAL_SD * z_fds]), np.vstack([zero, TRIAL_SD * z_treat]))
     trial = {name: float(np.sqrt(np.mean((v[1:] - v[:1]) ** 2))) for name, v in run.items()}
     sd_fds = TRIAL_SD * fds["residual_sd"] / trial["cancer_fds_pct"]

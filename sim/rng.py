@@ -33,6 +33,7 @@ STREAMS: dict[str, int] = {
     "des": 12,
     "case_mix": 13,
     "long_wait": 14,
+    "cancer_pace": 15,
 }
 
 

@@ -173,10 +173,14 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
                                       treatment_sigma=c.treatment_wait_sigma, dtt_median_days=c.dtt_delay_median_days,
                                       dtt_sigma=c.dtt_delay_sigma, capacity_headroom=c.treatment_capacity_headroom_pct / 100,
                                       window_months=c.rates_window_months)
-            if cancer_on and c.monthly_variation:
-                cancer = size_monthly_variation(cancer)
         except ValueError as err:
             cwt_err = err
+    if cancer is not None and cancer_on and scenario.cancer.monthly_variation:
+        try:
+            cancer = size_monthly_variation(cancer)
+        except ValueError as err:  # too little of the national cancer series before the census month
+            raise scenario_error(doc, ("cancer", "monthly_variation"), True, f"cannot be sized: {err}",
+                                 "false (no month-to-month variation), or a later start") from None
     if diag_on:
         try:
             providers = diagnostic_providers(world, census_month, scenario.diagnostics.rates_window_months)

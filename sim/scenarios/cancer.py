@@ -230,7 +230,8 @@ def published_variation(census_month: str, months: int = VARIATION_MONTHS) -> di
         x = np.column_stack([np.ones(len(held)), [span.index(m) for m in held],
                              [working_days_in_month(*parse_month(m)) for m in held]])
         resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-        rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1])
+        noise = resid.std() > 1e-9 * np.abs(y).mean()  # else only rounding is left: no autocorrelation to read
+        rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1]) if noise else 0.0
         out[column] = {"residual_sd": float(np.sqrt((resid ** 2).sum() / (len(held) - 3))),
                        "autocorrelation": rho, "months": (held[0], held[-1], len(held))}
     return out

@@ -60,9 +60,10 @@ def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str
         subsequent[k] = demand * calib.subsequent_per_wd[None, :] * national_scale
         capacity[k] = supply * calib.treat_capacity_per_day[None, :] * national_scale
         if v is not None and r > 0:  # replication 0 is the central path
-            g = stream(scenario.seed, r, "cancer")
-            fds_shock[k] = ar1_shocks(g, n_months, v.fds_sd, v.fds_rho)
-            treat_shock[k] = ar1_shocks(g, n_months, v.treatment_sd, v.treatment_rho)
+            # A stream each, so a longer run keeps the shorter run's months.
+            fds_shock[k] = ar1_shocks(stream(scenario.seed, r, "cancer"), n_months, v.fds_sd, v.fds_rho)
+            treat_shock[k] = ar1_shocks(stream(scenario.seed, r, "cancer_pace"), n_months, v.treatment_sd,
+                                        v.treatment_rho)
     return CancerInputs(referrals, subsequent, capacity, np.full(n_reps, calib.cancer_share), calib.fds_hazard(),
                         calib.treat_hazard(), calib.dtt_pmf(), np.asarray(calib.fds_median_days, dtype=np.float64),
                         fds_shock, treat_shock)

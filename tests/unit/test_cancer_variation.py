@@ -10,6 +10,8 @@ import pytest
 from sim import cancer_variation
 from sim.calendar import month_range, parse_month, working_days_in_month
 from sim.config import load_scenario
+from sim.errors import InputError
+from sim.runner import plan_run
 from sim.scenarios import cancer as cancer_scenarios
 from sim.scenarios.cancer import calibrate_cancer, published_variation
 from sim.scenarios.cancer_inputs import batch_inputs
@@ -42,6 +44,12 @@ def test_alternating_months_are_noise_with_negative_autocorrelation(monkeypatch)
     assert fds["autocorrelation"] < -0.8
 
 
+def test_a_flat_series_has_no_variation_and_no_undefined_autocorrelation(monkeypatch):
+    _series(monkeypatch, [75.0] * 24, [90.0] * 24)
+    out = published_variation("2025-03")["fds_pct"]
+    assert out["residual_sd"] < 1e-9 and out["autocorrelation"] == 0.0
+
+
 def test_too_few_published_months_are_refused(monkeypatch):
     _series(monkeypatch, [np.nan] * 14 + [75.0] * 10, [90.0] * 24)
     with pytest.raises(ValueError, match="10 months of fds_pct"):
@@ -59,14 +67,13 @@ def test_the_sized_shocks_reproduce_the_published_variation(sized):
     v = sized.variation
     months = cancer_variation.SIZING_MONTHS
     g = np.random.default_rng(7)  # fresh draws, not the sizing's own
-    fds = [ar1_shocks(g, months, v.fds_sd, v.fds_rho) for _ in range(40)]
-    treat = [ar1_shocks(g, months, v.treatment_sd, v.treatment_rho) for _ in range(40)]
+    fds = [ar1_shocks(g, months, v.fds_sd, v.fds_rho) for _ in range(200)]
+    treat = [ar1_shocks(g, months, v.treatment_sd, v.treatment_rho) for _ in range(200)]
     zero = np.zeros((1, months))
     run = cancer_variation._simulate(sized, "2025-04", np.vstack([zero, *fds]), np.vstack([zero, *treat]))
     for metric, column in (("cancer_fds_pct", "fds_pct"), ("cancer_31d_pct", "pct_31day")):
         deviation = run[metric][1:] - run[metric][:1]
-        assert np.sqrt(np.mean(deviation ** 2)) == pytest.approx(v.published[column]["residual_sd"], rel=0.15), metric
-    assert 0.0 <= v.fds_rho <= 0.9 and 0.0 <= v.treatment_rho <= 0.9
+        assert np.sqrt(np.mean(deviation ** 2)) == pytest.approx(v.published[column]["residual_sd"], rel=0.06), metric
 
 
 def test_replication_0_is_central_and_the_others_carry_the_sized_shocks(sized):
@@ -79,3 +86,12 @@ def test_replication_0_is_central_and_the_others_carry_the_sized_shocks(sized):
     off, _ = load_scenario(ROOT / "configs" / "baseline.yaml", {"cancer": {"monthly_variation": False}})
     quiet = batch_inputs(off, sized, months, np.arange(5), 1.0)
     assert not quiet.fds_shock.any() and not quiet.treat_shock.any()
+
+
+def test_a_series_too_short_to_size_the_variation_is_a_clear_input_error(monkeypatch):
+    shipped = cancer_scenarios.cancer_national()
+    monkeypatch.setattr(cancer_scenarios, "cancer_national", lambda: shipped.tail(8))
+    scenario, doc = load_scenario(ROOT / "configs" / "baseline.yaml",
+                                  {"replications": 1, "end": "2025-06", "cancer": {"rates_window_months": 6}})
+    with pytest.raises(InputError, match=r"cancer\.monthly_variation.*8 months of fds_pct.*Allowed: false"):
+        plan_run(scenario, doc)
