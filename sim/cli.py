@@ -217,7 +217,8 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
 def backtest(cutoffs, observed_path, horizon, reps, seed, window, out_dir, jobs, max_evaluations, overwrite,
              quiet) -> None:
     """Calibrate on data up to a cutoff, forecast the months after it and score the forecast against what was
-    observed, beside persistence (docs/VALIDATION.md)."""
+    observed, beside persistence (docs/VALIDATION.md). From cutoffs the shipped DM01 and CWT provider data can
+    start the services at (October 2024 on), diagnostics and cancer are run and scored too."""
     with _Guard():
         from sim.backtest_run import run_backtest
 
