@@ -12,13 +12,13 @@ How big a shock gives a point of variation depends on the pathway (a month's
 diagnoses mix patients referred in it and the month before; treatment above
 capacity is capped), so the sd of each shock is found by simulation: the
 calibrated pathway is run for a year from its steady state at constant
-volumes, with trial shocks and without, and each shock's sd is scaled until
-the simulated national percentage's sd around the unshocked path equals the
-published residual sd (the diagnosis shock for FDS, the treatment shock for
-the 31-day standard). The response is close to linear at these sizes: a second
-round of the rescaling moves either sd by under 1% (0.2 s a round, paid by
-every run's plan), so one round is done at a trial sd of 0.1. The 62-day standard is not fitted:
-its variation follows from the two.
+volumes, with trial shocks of sd 0.1 and without, and each shock's sd is
+scaled so the simulated national percentage's sd around the unshocked path
+equals the published residual sd (the diagnosis shock for FDS, the treatment
+shock for the 31-day standard). The response is close to linear at these
+sizes: a second round of the rescaling moves either sd by under 1%, so one
+round (0.2 s, paid by every run's plan) is done. The 62-day standard is not
+fitted: its variation follows from the two.
 """
 
 from __future__ import annotations
