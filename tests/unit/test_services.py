@@ -14,7 +14,7 @@ from sim.model import NHSModel
 from sim.runner import plan_run
 from sim.scenarios.build import batch_inputs
 from sim.scenarios.reforms import elective_multipliers, ramp_fraction
-from sim.service_plan import build_services
+from sim.service_plan import build_services, service_census_months
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,10 @@ def test_urgent_cancer_referrals_are_a_subset_of_rtt_clock_starts(planned):
     assert usc.sum() < 0.25 * starts_per_wd
     big = trust_starts > 0.0005 * starts_per_wd
     assert (usc[big] < 0.6 * trust_starts[big]).all()
+
+
+def test_the_services_can_start_from_the_third_dm01_month_on():
+    # DM01 provider data run August 2024 - March 2025 and a start needs 3 months of them; CWT from April 2024.
+    months = service_census_months(6, 12)
+    assert months[0] == "2024-10" and months[-1] == "2025-03" and len(months) == 6
+    assert service_census_months(6, 3)[0] == "2024-10"  # the later of the two files decides
