@@ -34,7 +34,7 @@ from sim.config import load_scenario
 from sim.config_services import CancerConfig, DiagnosticsConfig
 from sim.errors import InputError
 from sim.pipeline import (admitted_share_before, check_calibration_months, observed_history, observed_rtt,
-                          run_manifest, with_progress)
+                          run_manifest, services_manifest, with_progress)
 from sim.plotting import provenance_text, standard_plots
 from sim.results import RunWriter, summarise
 from sim.runner import default_jobs, plan_run, run_plan
@@ -177,7 +177,7 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
                    f"calibrated to {cutoff}; dots after it were not seen", observed=history, history_years=2)
     entry = {"cutoff": cutoff, "folder": prefix or ".", "first_forecast_month": first, "last_forecast_month": last,
              "window_months": window, "observed": vintage, "calibration_fit_rmse": calib.fit,
-             "services": services}
+             "services": services, "services_calibration": services_manifest(plan)}
     return table, entry, scenario, doc, scenario_file
 
 

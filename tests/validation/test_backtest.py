@@ -92,8 +92,12 @@ def test_the_services_run_and_are_scored_only_where_their_provider_data_start_th
     services = scores.loc[SERVICES_CUTOFF]
     assert list(services.index) == [*BACKTEST_METRICS, *SERVICE_METRICS]
     assert services["months"].eq(5).all()  # November 2024 to March 2025
-    entries = {e["cutoff"]: e["services"] for e in json.loads((rolling[0] / "manifest.json").read_text())["backtests"]}
-    assert entries == {**dict.fromkeys(CUTOFFS, False), SERVICES_CUTOFF: True}
+    backtests = json.loads((rolling[0] / "manifest.json").read_text())["backtests"]
+    assert {e["cutoff"]: e["services"] for e in backtests} == {**dict.fromkeys(CUTOFFS, False), SERVICES_CUTOFF: True}
+    [entry] = [e for e in backtests if e["services"]]  # how its services were calibrated, up to the cutoff only
+    assert entry["services_calibration"]["diagnostics"]["census_month"] == SERVICES_CUTOFF
+    assert entry["services_calibration"]["cancer"]["window"][-1] == SERVICES_CUTOFF
+    assert entry["services_calibration"]["cancer"]["monthly_variation"]["published"]["fds_pct"]["months"][1] == SERVICES_CUTOFF
 
 
 def test_services_medians_are_within_a_few_points_and_beat_persistence_on_cancer_diagnosis(scores):
