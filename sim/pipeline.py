@@ -8,9 +8,8 @@ and rename it into place with the manifest last.
 
 from __future__ import annotations
 
-import dataclasses
-
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import io

@@ -237,8 +237,8 @@ def _advance_kernel(fds, first, subsequent, hist_fds, hist_first, hist_subsequen
                 demand = 0.0
                 for d in range(n_bins):
                     demand += q_first[d] * h_treat[d] + q_sub[d] * h_treat[d]
-                demand *= speed
-                scale = speed * (capacity / demand if demand > capacity else 1.0)
+                # The month's pace, capped so the day's treatments never exceed capacity.
+                scale = min(speed, capacity / demand) if demand > 0.0 else speed
                 _remove_and_age(q_first, h_treat, scale, hist_first[r, t])
                 _remove_and_age(q_sub, h_treat, scale, hist_subsequent[r, t])
 
@@ -322,8 +322,9 @@ def advance_numpy(state: CancerState, *, working, referrals_per_wd, subsequent_p
         s.first[..., 0] += moved
         s.arrivals[..., ARR_FIRST] += moved
 
-        demand = ((s.first + s.subsequent) * treat_hazard[None]).sum(-1) * treat_access
-        scale = treat_access * np.where(demand > capacity, capacity / np.where(demand > 0, demand, 1.0), 1.0)
+        demand = ((s.first + s.subsequent) * treat_hazard[None]).sum(-1)
+        scale = np.where(demand > 0, np.minimum(treat_access, capacity / np.where(demand > 0, demand, 1.0)),
+                         treat_access)
         rate = np.minimum(treat_hazard[None] * scale[..., None], 1.0)
         for q, hist in ((s.first, s.hist_first), (s.subsequent, s.hist_subsequent)):
             removed = q * rate
