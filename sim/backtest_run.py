@@ -11,8 +11,8 @@ cancer run too and their national metrics are scored beside the RTT ones.
 
 The folder is written like a run folder (staged, atomic files, manifest
 last): ``calibration.yaml`` and ``scenario.yaml`` (what was run, so the
-forecast can be rerun with ``sim run``; with ``--observed``, a copy of the
-series it names as ``observed_rtt.csv``), ``summary.csv`` (national),
+forecast can be rerun with ``sim run``; with ``--observed``, a copy of each
+file it names, as ``observed_<kind>.csv``), ``summary.csv`` (national),
 ``backtest.csv`` (the scores) and ``plots/`` (each fan with the observed months).
 """
 
@@ -32,17 +32,20 @@ from sim.calendar import add_months, parse_month
 from sim.calibration import calibrate, calibration_yaml
 from sim.config import load_scenario
 from sim.config_services import CancerConfig, DiagnosticsConfig
+from sim.data_check import file_kind
 from sim.errors import InputError
 from sim.pipeline import (admitted_share_before, check_calibration_months, observed_history, observed_rtt,
                           run_manifest, services_manifest, with_progress)
 from sim.plotting import provenance_text, standard_plots
 from sim.results import RunWriter, summarise
 from sim.runner import default_jobs, plan_run, run_plan
+from sim.service_data import SERVICE_TABLES, ServiceData, read_service_data
 from sim.service_plan import service_census_months
 
 DEFAULT_REPLICATIONS = 100
 DEFAULT_SEED = 20250401
-OBSERVED_NAME = "observed_rtt.csv"
+#: The folder's copy of each observed file it was given.
+OBSERVED_NAME = "observed_{kind}.csv"
 
 # The forecast's scenario. Trends and uncertainty come from the calibration written beside it;
 # the long-wait targets are those NHS England had published (targets.csv), which a planner
@@ -61,7 +64,7 @@ replications: {replications}
 seed: {seed}
 calibration: calibration.yaml
 world:
-  trust_capacity_variation_pct: 5  # assumption, as in the baseline{observed_line}
+  trust_capacity_variation_pct: 5  # assumption, as in the baseline{observed_lines}
 policies:
   long_wait_drive:
     # The long-wait targets as published (sim/data/targets.csv): 78 weeks by April 2023,
@@ -91,7 +94,26 @@ def _last_forecast_month(observed: pd.DataFrame, cutoff: str, horizon: int, wind
     return last
 
 
-def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None, horizon: int = 12,
+def observed_by_kind(paths: list[Path] | tuple[Path, ...]) -> dict[str, Path]:
+    """``--observed`` files by kind (``rtt`` or a :data:`~sim.service_data.SERVICE_TABLES` table), told from headers.
+
+    Raises:
+        InputError: a file of no known kind, or two files of one kind.
+    """
+    out: dict[str, Path] = {}
+    for path in paths:
+        kind = file_kind(path)
+        table = {"diagnostics": "diagnostics_national", "cancer": "cancer_national"}.get(kind, kind)
+        if table in out:
+            raise InputError(key_path="--observed", value=str(path), problem=f"is a second {kind} file (the first: "
+                             f"{out[table]})", allowed="one file of each kind: rtt, diagnostics, cancer, "
+                             "dm01_provider, cwt_provider")
+        out[table] = Path(path)
+    return out
+
+
+def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
+                 service_files: dict[str, Path] | None = None, horizon: int = 12,
                  replications: int = DEFAULT_REPLICATIONS, seed: int = DEFAULT_SEED, window: int = 24,
                  out_dir: Path | None = None, jobs: int | None = None, quiet: bool = False,
                  overwrite: bool = False, max_evaluations: int = 500) -> tuple[Path, pd.DataFrame]:
@@ -108,6 +130,9 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
     """
     cutoffs = [cutoffs] if isinstance(cutoffs, str) else sorted(dict.fromkeys(cutoffs))
     observed, vintage = observed_rtt(observed_path)
+    service_files = dict(service_files or {})
+    data = read_service_data(service_files)
+    given = {**({"rtt": Path(observed_path)} if observed_path is not None else {}), **service_files}
     lasts = {cutoff: _last_forecast_month(observed, cutoff, horizon, window) for cutoff in cutoffs}
     jobs = jobs or default_jobs()
     now = dt.datetime.now(dt.timezone.utc)
@@ -115,13 +140,13 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
     out_dir = out_dir or Path("outputs") / name / now.strftime("%Y%m%dT%H%M%SZ")
     console = Console(stderr=True, quiet=quiet)
     with RunWriter(out_dir, overwrite=overwrite) as writer:  # claimed before the long fits: a clash fails at once
-        if observed_path is not None:  # the folder carries its data, so its scenarios rerun anywhere
-            writer.write_bytes(OBSERVED_NAME, Path(observed_path).read_bytes())
+        for kind, path in given.items():  # the folder carries its data, so its scenarios rerun anywhere
+            writer.write_bytes(OBSERVED_NAME.format(kind=kind), path.read_bytes())
         tables, entries, timings = [], [], {"calibrate_seconds": 0.0, "simulate_seconds": 0.0}
         for cutoff in cutoffs:
             prefix = f"{cutoff}/" if len(cutoffs) > 1 else ""
             table, entry, scenario, doc, scenario_file = _one_cutoff(
-                writer, prefix, cutoff, lasts[cutoff], observed, vintage, observed_path is not None, window,
+                writer, prefix, cutoff, lasts[cutoff], observed, vintage, data, tuple(given), window,
                 replications, seed, jobs, max_evaluations, console, quiet, timings, out_dir.name, now)
             tables.append(table.assign(cutoff=cutoff))
             entries.append(entry)
@@ -137,12 +162,12 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
 
 
 def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed: pd.DataFrame, vintage: str,
-                carries_observed: bool, window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
+                data: ServiceData, carried: tuple[str, ...], window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
                 console: Console, quiet: bool, timings: dict[str, float], run_id: str, now: dt.datetime):
     """Calibrate, write, run and score one cutoff's forecast into ``prefix`` of the folder."""
     name, first = f"backtest_{cutoff}", add_months(cutoff, 1)
     services = cutoff in service_census_months(DiagnosticsConfig.model_fields["rates_window_months"].default,
-                                               CancerConfig.model_fields["rates_window_months"].default)
+                                               CancerConfig.model_fields["rates_window_months"].default, data)
     t0 = time.perf_counter()
     share, share_source = admitted_share_before(cutoff)
     with console.status(f"calibrating on {add_months(cutoff, -(window - 1))}..{cutoff}"):
@@ -151,13 +176,12 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
                           max_evaluations=max_evaluations)
     timings["calibrate_seconds"] += time.perf_counter() - t0
     writer.write_text(prefix + "calibration.yaml", calibration_yaml(calib))
-    observed_line = ""
-    if carries_observed:
-        relative = "../" * prefix.count("/") + OBSERVED_NAME
-        observed_line = f"\n  national_rtt_csv: {relative}  # the series the backtest was given"
+    keys = {"rtt": "national_rtt_csv", **{table: spec[0] for table, spec in SERVICE_TABLES.items()}}
+    observed_lines = "".join(f"\n  {keys[kind]}: {'../' * prefix.count('/')}{OBSERVED_NAME.format(kind=kind)}  "
+                             "# the file the backtest was given" for kind in carried)
     writer.write_text(prefix + "scenario.yaml", SCENARIO_TEMPLATE.format(
         name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed,
-        observed_line=observed_line, services=str(services).lower()))
+        observed_lines=observed_lines, services=str(services).lower()))
     scenario_file = writer.path_for(prefix + "scenario.yaml")
     scenario, doc = load_scenario(scenario_file, {})
     t1 = time.perf_counter()
@@ -167,7 +191,7 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
     timings["simulate_seconds"] += time.perf_counter() - t1
     summary = summarise(cube)
     national = summary[summary["level"] == "national"].reset_index(drop=True)
-    published = observed_history(observed)
+    published = observed_history(observed, data)
     table = score(national, published, cutoff, BACKTEST_METRICS + (SERVICE_METRICS if services else ()))
     writer.write_csv(prefix + "summary.csv", national)
     history = {metric: series[series.index <= pd.Timestamp(dt.date(*parse_month(last), 1)) + pd.offsets.MonthEnd(0)]
@@ -177,7 +201,9 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
                    f"calibrated to {cutoff}; dots after it were not seen", observed=history, history_years=2)
     entry = {"cutoff": cutoff, "folder": prefix or ".", "first_forecast_month": first, "last_forecast_month": last,
              "window_months": window, "observed": vintage, "calibration_fit_rmse": calib.fit,
-             "services": services, "services_calibration": services_manifest(plan)}
+             "services": services, "services_calibration": services_manifest(plan),
+             "observed_files": {table: {"file": data.files[table], "sha256": sha}
+                                for table, sha in data.user_sha256.items()}}
     return table, entry, scenario, doc, scenario_file
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from sim.calendar import add_months, month_end, parse_month, working_days_in_month
 from sim.scenarios.cancer import CancerCalibration, MonthlyVariation, published_variation
+from sim.service_data import ServiceData
 from sim.scenarios.cancer_inputs import CancerInputs
 from sim.scenarios.flows import ar1_shocks
 from sim.services.cancer import CancerService
@@ -70,13 +71,14 @@ def _simulate(cal: CancerCalibration, first_month: str, fds_shock: np.ndarray,
     return out
 
 
-def size_monthly_variation(cal: CancerCalibration) -> CancerCalibration:
-    """``cal`` with :class:`MonthlyVariation` sized to the national series up to its census month.
+def size_monthly_variation(cal: CancerCalibration, data: ServiceData | None = None) -> CancerCalibration:
+    """``cal`` with :class:`MonthlyVariation` sized to the national series (``data``'s, default shipped) up to its
+    census month.
 
     Raises:
         ValueError: too few published months before the census month (``published_variation``).
     """
-    published = published_variation(cal.census_month)
+    published = published_variation(cal.census_month, data=data)
     fds, c31 = published["fds_pct"], published["pct_31day"]
     rho_fds = float(np.clip(fds["autocorrelation"], *RHO_BOUNDS))
     rho_treat = float(np.clip(c31["autocorrelation"], *RHO_BOUNDS))

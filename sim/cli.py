@@ -198,9 +198,10 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
 @main.command()
 @click.option("--cutoff", "cutoffs", required=True, multiple=True,
               help="Last observed month the calibration may see (YYYY-MM); repeat it for a rolling backtest.")
-@click.option("--observed", "observed_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Observed national RTT series (the columns of sim/data/rtt_national_monthly.csv; default: "
-                   "the shipped series). Check it first with `sim data check`.")
+@click.option("--observed", "observed_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="An observed data file in place of the shipped one: the national RTT, diagnostics or cancer "
+                   "series, or the DM01 or CWT provider file (told from its header; repeatable, one of each kind). "
+                   "Check it first with `sim data check`.")
 @click.option("--horizon", default=12, show_default=True, type=click.IntRange(1, 120),
               help="Months forecast after the cutoff (fewer if the data end sooner).")
 @click.option("--reps", default=100, show_default=True, type=click.IntRange(1, 100_000),
@@ -214,17 +215,18 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
 @click.option("--max-evaluations", default=500, show_default=True, type=click.IntRange(10, 100_000),
               help="Calibration: most evaluations of the priority fit.")
 @_output_options
-def backtest(cutoffs, observed_path, horizon, reps, seed, window, out_dir, jobs, max_evaluations, overwrite,
+def backtest(cutoffs, observed_files, horizon, reps, seed, window, out_dir, jobs, max_evaluations, overwrite,
              quiet) -> None:
     """Calibrate on data up to a cutoff, forecast the months after it and score the forecast against what was
-    observed, beside persistence (docs/VALIDATION.md). From cutoffs the shipped DM01 and CWT provider data can
-    start the services at (October 2024 on), diagnostics and cancer are run and scored too."""
+    observed, beside persistence (docs/VALIDATION.md). From cutoffs the DM01 and CWT provider data can start the
+    services at (October 2024 on in the shipped files), diagnostics and cancer are run and scored too."""
     with _Guard():
-        from sim.backtest_run import run_backtest
+        from sim.backtest_run import observed_by_kind, run_backtest
 
-        folder, _ = run_backtest(list(cutoffs), observed_path=observed_path, horizon=horizon, replications=reps, seed=seed,
-                                 window=window, out_dir=out_dir, jobs=jobs, quiet=quiet, overwrite=overwrite,
-                                 max_evaluations=max_evaluations)
+        files = observed_by_kind(observed_files)
+        folder, _ = run_backtest(list(cutoffs), observed_path=files.pop("rtt", None), service_files=files,
+                                 horizon=horizon, replications=reps, seed=seed, window=window, out_dir=out_dir,
+                                 jobs=jobs, quiet=quiet, overwrite=overwrite, max_evaluations=max_evaluations)
         if not quiet:
             click.echo(f"results: {folder}")
 
@@ -236,14 +238,16 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["rtt", "diagnostics", "cancer"]),
-              help="Which series the file holds (default: told from its header).")
+@click.option("--kind", type=click.Choice(["rtt", "diagnostics", "cancer", "dm01_provider", "cwt_provider"]),
+              help="Which data the file holds (default: told from its header).")
 def data_check(file, kind) -> None:
-    """Check an observed national monthly series (the columns of sim/data/*_national_monthly.csv; docs/DATA.md)."""
+    """Check a data file you supply: a national monthly series (the columns of sim/data/*_national_monthly.csv) or a
+    DM01 or CWT provider file (the columns of sim/data/dm01_provider_test_monthly.csv.gz, cwt_provider_monthly.csv.gz);
+    docs/DATA.md."""
     with _Guard():
-        from sim.reference import describe_observed
+        from sim.data_check import describe_file
 
-        lines = describe_observed(file, kind)
+        lines = describe_file(file, kind)
         click.echo(f"{file}: OK: " + lines[0])
         for line in lines[1:]:
             click.echo(f"  {line}")

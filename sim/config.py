@@ -38,6 +38,31 @@ class WorldConfig(_Model):
         "newest NHS England publication; check it with `sim data check`), path relative to the scenario file: "
         "the run starts from its month before `start` and the charts show it. Default: the shipped series.",
     )
+    dm01_provider_csv: Optional[str] = Field(
+        None,
+        description="Your own DM01 provider-by-test file (the columns of sim/data/dm01_provider_test_monthly.csv.gz, "
+        "e.g. with the newest months added; check it with `sim data check`), path relative to the scenario file: "
+        "the diagnostic lists start from its census month and their rates come from its months. Replaces the "
+        "shipped file whole. Default: the shipped file.",
+    )
+    cwt_provider_csv: Optional[str] = Field(
+        None,
+        description="Your own cancer waiting times provider file (the columns of sim/data/cwt_provider_monthly.csv.gz), "
+        "path relative to the scenario file: each trust's cancer pathway is calibrated on its months. Replaces the "
+        "shipped file whole. Default: the shipped file.",
+    )
+    diagnostics_national_csv: Optional[str] = Field(
+        None,
+        description="Your own national DM01 series (the columns of sim/data/diagnostics_national_monthly.csv), path "
+        "relative to the scenario file: the published points on the diagnostic charts. Default: the shipped series.",
+    )
+    cancer_national_csv: Optional[str] = Field(
+        None,
+        description="Your own national cancer series (the columns of sim/data/cancer_national_monthly.csv, with the "
+        "monthly totals fds_total, c62_total, c31_total), path relative to the scenario file: the national levels "
+        "the cancer pathway is calibrated to, its month-to-month variation and the charts' points. Default: the "
+        "shipped series.",
+    )
     trust_lists: Literal["published_2025_03", "activity_proxy"] = Field(
         "published_2025_03",
         description="Where each trust's start list and its % within 18 weeks come from (without a trusts_csv): "

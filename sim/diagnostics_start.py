@@ -57,6 +57,7 @@ import pandas as pd
 
 from sim import reference as ref
 from sim.calendar import add_months, parse_month, working_days_in_month
+from sim.service_data import ServiceData, check_dm01_rows, shipped_service_data
 from sim.world import World
 
 #: The 15 DM01 tests: (key, DM01 test_id, DM01 test name).
@@ -91,7 +92,6 @@ TAIL_RATIO_BOUNDS = (0.5, 0.97)
 TAIL_FIT_BANDS = ("w08", "w09", "w10", "w11", "w12")
 MIN_WINDOW_MONTHS = 3
 
-_DM01_FILE = "sim/data/dm01_provider_test_monthly.csv.gz"
 _TEST_COLUMNS = ("planned_tests", "unscheduled_tests", "waiting_list_tests")
 _KEYS = ["month", "provider_code", "test_id"]
 
@@ -241,7 +241,8 @@ def spread_counts(bands: np.ndarray, over_13w: np.ndarray, ratio: np.ndarray) ->
     return counts
 
 
-def rate_window(months: tuple[str, ...], census_month: str, window_months: int) -> tuple[tuple[str, ...], str | None]:
+def rate_window(months: tuple[str, ...], census_month: str, window_months: int,
+                label: str = "the DM01 provider data") -> tuple[tuple[str, ...], str | None]:
     """The months of the rate window and the month before it, if held.
 
     Args:
@@ -258,7 +259,7 @@ def rate_window(months: tuple[str, ...], census_month: str, window_months: int) 
     """
     parse_month(census_month)
     if census_month not in months:
-        raise ValueError(f"census_month {census_month!r} is not in {_DM01_FILE}; months available: "
+        raise ValueError(f"census_month {census_month!r} is not in {label}; months available: "
                          f"{', '.join(months)}")
     if window_months < MIN_WINDOW_MONTHS:
         raise ValueError(f"window_months must be at least {MIN_WINDOW_MONTHS}, got {window_months}")
@@ -276,32 +277,23 @@ def _working_days(months: tuple[str, ...]) -> float:
 
 
 # ------------------------------------------------------------------ builder
-def _checked_dm01() -> pd.DataFrame:
-    df = ref.dm01_provider()
+def _checked_dm01(data: ServiceData) -> pd.DataFrame:
+    df = data.dm01_provider.copy()
+    check_dm01_rows(df, data.files["dm01_provider"])
     ids = {test_id: i for i, (_, test_id, _) in enumerate(DIAG_TESTS)}
-    unknown = sorted(set(df["test_id"].astype(int)) - set(ids))
-    if unknown:
-        raise ref.ReferenceDataError(_DM01_FILE, f"unknown DM01 test_id {unknown[0]}", None, "test_id")
-    bands = df[list(ref.DM01_WEEK_BANDS)].sum(axis=1)
-    for column, expected in (("waiting_list", bands + df["over_13w"]),
-                             ("over_6w", df[list(ref.DM01_WEEK_BANDS[6:])].sum(axis=1) + df["over_13w"])):
-        bad = (df[column] - expected).abs().to_numpy() > 0.5
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ref.ReferenceDataError(_DM01_FILE, f"{column} differs from the sum of its weekly bands "
-                                         f"for {df['provider_code'].iloc[i]} in {df['month'].iloc[i]}",
-                                         None, column)
     df["test_id"] = df["test_id"].astype(int).map(ids).astype(np.int64)  # now the DIAG_TESTS index
     return df
 
 
-def diagnostic_providers(world: World, census_month: str, window_months: int = 6) -> DiagnosticProviders:
+def diagnostic_providers(world: World, census_month: str, window_months: int = 6,
+                         data: ServiceData | None = None) -> DiagnosticProviders:
     """DM01 start list and rates per provider x test (module docstring for every rule).
 
     Args:
         world: the World whose trusts and regions providers are placed in.
         census_month: ``YYYY-MM`` month-end of the start list.
         window_months: months of the rate window, ending at the census month.
+        data: the DM01 provider table to read (default: the shipped one).
 
     Returns:
         Rows are provider x test with a waiting list or any tests in a window
@@ -312,8 +304,10 @@ def diagnostic_providers(world: World, census_month: str, window_months: int = 6
             fewer than MIN_WINDOW_MONTHS months of data for rates.
         ReferenceDataError: unknown test, or lists that differ from their bands.
     """
-    df = _checked_dm01()
-    window, before = rate_window(tuple(sorted(df["month"].unique())), census_month, window_months)
+    data = data or shipped_service_data()
+    df = _checked_dm01(data)
+    window, before = rate_window(tuple(sorted(df["month"].unique())), census_month, window_months,
+                                 data.files["dm01_provider"])
     successors = ref.trust_successors().set_index("org_code")["successor_code"].to_dict()
     used = window if before is None else (before, *window)
     df = merge_successors(df[df["month"].isin(used)], successors)
@@ -354,7 +348,7 @@ def diagnostic_providers(world: World, census_month: str, window_months: int = 6
     region_pos = {c: i for i, c in enumerate(world.region_codes)}
     unknown = sorted(set(latest.loc[list(codes), "region_code"]) - set(region_pos))
     if unknown:
-        raise ref.ReferenceDataError(_DM01_FILE, f"region code {unknown[0]} is not a World region "
+        raise ref.ReferenceDataError(data.files["dm01_provider"], f"region code {unknown[0]} is not a World region "
                                      f"({', '.join(world.region_codes)})", None, "region_code")
     provider_trust = np.array([trust_pos.get(c, -1) for c in codes], dtype=np.int64)
     provider_region = np.array([world.trust_region[t] if t >= 0 else region_pos[latest.at[c, "region_code"]]

@@ -45,7 +45,9 @@ from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube,
                          summarise, trajectory_tables)
 from sim.run_folder import SCRATCH_NAME, atomic_write_bytes, check_free_space, check_output_file
 from sim.yamlio import LoadedDocument
-from sim.runner import RunPlan, default_jobs, iter_batches, observed_rtt_for, plan_batches, plan_run, run_batch
+from sim.runner import (RunPlan, default_jobs, input_files, iter_batches, observed_rtt_for, plan_batches, plan_run,
+                        run_batch, service_data_for)
+from sim.service_data import NATIONAL_TABLES, ServiceData, shipped_service_data
 
 
 def resolved_yaml(scenario: Scenario) -> str:
@@ -74,18 +76,22 @@ def git_commit() -> str | None:
         return None
 
 
-def observed_history(rtt: pd.DataFrame | None = None) -> dict[str, pd.Series]:
-    """Published national series for the fan charts, indexed by month end (``rtt``: another RTT series)."""
+def observed_history(rtt: pd.DataFrame | None = None, data: ServiceData | None = None) -> dict[str, pd.Series]:
+    """Published national series for the fan charts and backtest scores, indexed by month end.
+
+    ``rtt``: another RTT series; ``data``: other national diagnostics and cancer series (default: shipped).
+    """
     obs = reference.rtt_national() if rtt is None else rtt
+    data = data or shipped_service_data()
     index = pd.PeriodIndex(obs.index, freq="M").to_timestamp(how="end").normalize()
     series = {metric: obs[column] for metric, column in OBSERVED_COLUMN.items()}
     series["rtt_over_52w_pct"] = 100.0 * obs["over_52w"] / obs["waiting_list"]
     series["rtt_clock_starts"] = obs["clock_starts"]
     out = {k: pd.Series(v.to_numpy(dtype=float), index=index).dropna() for k, v in series.items()}
-    for frame, columns in ((reference.diagnostics_national(), {"diag_over_6w_pct": "pct_over_6w",
+    for frame, columns in ((data.diagnostics_national, {"diag_over_6w_pct": "pct_over_6w",
                                                                 "diag_waiting_list": "waiting_list",
                                                                 "diag_tests": "tests_performed"}),
-                           (reference.cancer_national(), {"cancer_fds_pct": "fds_pct", "cancer_62d_pct": "pct_62day",
+                           (data.cancer_national, {"cancer_fds_pct": "fds_pct", "cancer_62d_pct": "pct_62day",
                                                           "cancer_31d_pct": "pct_31day"})):
         idx = pd.PeriodIndex(frame["month"], freq="M").to_timestamp(how="end").normalize()
         for metric, column in columns.items():
@@ -186,7 +192,7 @@ def execute_run(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
     settings = {"scenario_file": str(Path(scenario_file).resolve()), "overrides": overrides, "keep": list(keep or []),
                 "batch_size": batch_size, "overwrite": overwrite, "run_id": run_id, "created_utc": now.isoformat(timespec="seconds"),
                 "resolved_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
-                "input_data_sha256": reference.data_hashes()}
+                "input_data_sha256": reference.data_hashes(), "input_files": input_files(scenario, doc)}
     check_free_space(run_dir, working_cube_bytes(plan), "the run's working cube")
     with _kept_on_disk_errors(run_dir), RunWriter(run_dir, overwrite=overwrite) as writer:
         (writer.scratch_folder() / RUN_SETTINGS_NAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
@@ -225,6 +231,12 @@ def resume_run(run_dir: Path, *, jobs: int | None = None, quiet: bool = False, e
     if reference.data_hashes() != settings["input_data_sha256"]:
         raise InputError(problem=f"the shipped data have changed since the run in {staging} started; "
                                  "start a new run instead")
+    changed = [key for key, entry in input_files(scenario, doc).items()
+               if entry != settings.get("input_files", {}).get(key)]
+    if changed:
+        raise InputError(problem=f"the file world.{changed[0]} names has changed since the run in {staging} started, "
+                                 "so its stored batches came from other data; start a new run instead",
+                         file=str(scenario_file))
     now = dt.datetime.fromisoformat(settings["created_utc"])
     _check_executor(executor, address)
     # A run started with --overwrite replaces the earlier folder when it finishes, resumed or not.
@@ -298,7 +310,8 @@ def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, do
         if scenario.outputs.plots:
             provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
             standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,
-                           observed=observed_history(observed_rtt_for(scenario, doc)))
+                           observed=observed_history(observed_rtt_for(scenario, doc),
+                                                     service_data_for(scenario, doc, NATIONAL_TABLES)))
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
             **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings, executor, address),
@@ -306,6 +319,7 @@ def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, do
                             "fit_last_month": plan.calibration.fit_last_month, "fit_rmse": plan.calibration.fit},
             "start_state_reconstruction_error": {k: float(v) for k, v in plan.start_errors.items()},
             "services": services_manifest(plan),
+            "input_files": input_files(scenario, doc),
             "world": {"rtt_share_basis": plan.world.rtt_share_basis, "national_scale": plan.rows.national_scale},
             "dimensions": dimensions(plan, cube),
             "resumed_replications": slot.reused,

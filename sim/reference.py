@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.calendar import month_range
 from sim.csvcheck import (  # noqa: F401  re-exported: world.py and user code read CSVs through this module
     MONTH_PATTERN,
     Column,
@@ -143,53 +142,12 @@ def read_observed(path: str | Path, kind: str) -> pd.DataFrame:
     return _rtt_frame(df)
 
 
-def observed_kind(path: str | Path) -> str:
-    """Which kind of observed series a CSV file holds, from its header.
-
-    Raises:
-        ReferenceDataError: the header has none of the kinds' identifying columns.
-    """
-    header = set(read_csv_file(path, [Column("month", "month", required=False)], allow_extra=True).columns)
-    for kind, (_, _, marker) in OBSERVED_KINDS.items():
-        if marker in header:
-            return kind
-    raise ReferenceDataError(str(path), "is not an observed national series: its header has none of "
-                             + ", ".join(m for _, _, m in OBSERVED_KINDS.values()), 1,
-                             allowed="the columns of sim/data/rtt_national_monthly.csv, "
-                                     "diagnostics_national_monthly.csv or cancer_national_monthly.csv (docs/DATA.md)")
-
-
 #: Known breaks in the published series: (kind, first month on the new basis, what changed).
 SERIES_BREAKS = (
     ("rtt", "2024-02", "community services pathways were removed from RTT, so the list and clock starts step down"),
     ("cancer", "2023-10", "the 62-day and 31-day standards were redefined as combined standards (NHS England, "
                           "October 2023), so earlier months are on the old definitions"),
 )
-
-
-def describe_observed(path: str | Path, kind: str | None = None) -> list[str]:
-    """Check an observed series file and describe it: kind, months, gaps, empty cells, breaks it spans.
-
-    Raises:
-        ReferenceDataError: the file is malformed (the first problem, naming file, line and column).
-    """
-    kind = kind or observed_kind(path)
-    df = read_observed(path, kind)
-    months = list(df.index)
-    missing = sorted(set(month_range(months[0], months[-1])) - set(months))
-    lines = [f"{kind} national series, {months[0]} to {months[-1]} ({len(months)} months; columns: "
-             f"{', '.join(c for c in df.columns if c not in ('source', 'note'))})",
-             "months missing between the first and the last: " + (", ".join(missing[:12]) + (" ..." if len(missing) > 12
-                                                                                             else "") or "none")]
-    for column in OBSERVED_KINDS[kind][1][1:]:
-        empty = [m for m, v in df[column].items() if np.isnan(v)]
-        if empty:
-            lines.append(f"{column} is empty in {len(empty)} months ({empty[0]} to {empty[-1]}); those months are "
-                         "not fitted or scored")
-    for break_kind, month, text in SERIES_BREAKS:
-        if break_kind == kind and months[0] < month <= months[-1]:
-            lines.append(f"spans a series break in {month}: {text}")
-    return lines
 
 
 # ------------------------------------------------------------- other national
@@ -227,6 +185,13 @@ def diagnostics_national() -> pd.DataFrame:
 DM01_WEEK_BANDS = tuple(f"w{i:02d}" for i in range(13))
 
 
+DM01_PROVIDER_COLUMNS = schema(
+    "month:month! region_code:code! provider_code:code! provider_name:text test_id:number test_name:text "
+    "waiting_list:count over_6w:count over_13w:count " + " ".join(f"{band}:count" for band in DM01_WEEK_BANDS)
+    + " planned_tests:count unscheduled_tests:count waiting_list_tests:count w13plus:count? source:text")
+DM01_PROVIDER_KEYS = ("month", "provider_code", "test_id")
+
+
 def dm01_provider() -> pd.DataFrame:
     """DM01 by provider and test, 2024-08 to 2025-03 (NHS trusts and others).
 
@@ -237,15 +202,16 @@ def dm01_provider() -> pd.DataFrame:
         planned_tests, unscheduled_tests, waiting_list_tests; source.
         Source: Monthly Diagnostics Web File - Provider by Test; SOURCES.md.
     """
-    cols = schema("month:month! region_code:code! provider_code:code! provider_name:text test_id:number "
-                  "test_name:text waiting_list:count over_6w:count over_13w:count "
-                  + " ".join(f"{band}:count" for band in DM01_WEEK_BANDS)
-                  + " planned_tests:count unscheduled_tests:count waiting_list_tests:count w13plus:count? "
-                    "source:text")
-    return _load("dm01_provider_test_monthly.csv.gz", cols, ("month", "provider_code", "test_id"))
+    return _load("dm01_provider_test_monthly.csv.gz", DM01_PROVIDER_COLUMNS, DM01_PROVIDER_KEYS)
 
 
 CWT_STANDARDS = ("28-day FDS", "31-day Combined", "62-day Combined")
+
+
+CWT_PROVIDER_COLUMNS = schema("month:month! provider_code:code! standard:code! total:count within_standard:count "
+                              "breaches:count source:text")
+CWT_PROVIDER_COLUMNS[2] = Column("standard", "code", nullable=False, allowed=CWT_STANDARDS)
+CWT_PROVIDER_KEYS = ("month", "provider_code", "standard")
 
 
 def cwt_provider() -> pd.DataFrame:
@@ -256,10 +222,7 @@ def cwt_provider() -> pd.DataFrame:
         within_standard, breaches (patients), source. Source: CWT-CRS provider
         data extracts; SOURCES.md.
     """
-    cols = schema("month:month! provider_code:code! standard:code! total:count within_standard:count "
-                  "breaches:count source:text")
-    cols[2] = Column("standard", "code", nullable=False, allowed=CWT_STANDARDS)
-    return _load("cwt_provider_monthly.csv.gz", cols, ("month", "provider_code", "standard"))
+    return _load("cwt_provider_monthly.csv.gz", CWT_PROVIDER_COLUMNS, CWT_PROVIDER_KEYS)
 
 
 # ------------------------------------------------------------ organisations

@@ -10,6 +10,7 @@ the number of workers or the order in which batches finish.
 from __future__ import annotations
 
 import gc
+import hashlib
 import math
 import multiprocessing
 import os
@@ -33,6 +34,7 @@ from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
 from sim.scenarios.build import RowLayout, batch_inputs
 from sim.finance_plan import FinancePlan, batch_finance, finance_geography, plan_finance
+from sim.service_data import SERVICE_TABLES, ServiceData, read_service_data
 from sim.service_plan import ServicePlan, build_services, plan_services
 from sim.world import World, load_world
 from sim.yamlio import LoadedDocument
@@ -114,6 +116,38 @@ def observed_rtt_for(scenario: Scenario, doc: LoadedDocument) -> pd.DataFrame:
     return reference.rtt_national() if path is None else reference.read_observed_rtt(path)
 
 
+def service_data_for(scenario: Scenario, doc: LoadedDocument, tables: tuple[str, ...] = tuple(SERVICE_TABLES)
+                     ) -> ServiceData:
+    """The provider and national tables the services start from and the charts show: each ``world`` file
+    given (``world.dm01_provider_csv`` and so on), checked, else the shipped table.
+
+    ``tables``: read only these user files (the others stay shipped), e.g. the national series for charts.
+
+    Raises:
+        InputError: a file named does not exist, or is malformed (file, line, column).
+    """
+    paths = {}
+    for table in tables:
+        key, shipped, _ = SERVICE_TABLES[table]
+        paths[table] = _world_file(doc, key, getattr(scenario.world, key), f"with the columns of sim/data/{shipped}")
+    return read_service_data(paths)
+
+
+#: The ``world`` keys that name a user's data file.
+WORLD_FILE_KEYS = ("trusts_csv", "national_rtt_csv", *(spec[0] for spec in SERVICE_TABLES.values()))
+
+
+def input_files(scenario: Scenario, doc: LoadedDocument) -> dict[str, dict[str, str]]:
+    """The user data files a scenario names (``world`` key -> resolved path and SHA-256), for the manifest and
+    for refusing to resume a run whose data changed."""
+    out = {}
+    for key in WORLD_FILE_KEYS:
+        path = _world_file(doc, key, getattr(scenario.world, key), "")
+        if path is not None:
+            out[key] = {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return out
+
+
 def _world_file(doc: LoadedDocument, key: str, name: str | None, columns: str) -> Path | None:
     """The file a ``world`` key names, resolved against the scenario file; None when the key is unset.
 
@@ -125,7 +159,7 @@ def _world_file(doc: LoadedDocument, key: str, name: str | None, columns: str) -
     path = resolve_path(doc, ("world", key), name)
     if not path.is_file():
         raise scenario_error(doc, ("world", key), name, f"names a file that does not exist ({path})",
-                             f"a CSV path relative to the scenario file, {columns}")
+                             "a CSV path relative to the scenario file" + (f", {columns}" if columns else ""))
     return path
 
 
@@ -163,7 +197,8 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     start_rows = trust_stages[trust_rows] * row_share_of_trust[:, None, None]
     demand = lists[trust_rows, spec_rows] / mean_wait_weeks(trust_counts)[trust_rows]
     geography = geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64))
-    services, geography = plan_services(scenario, doc, world, geography, census_month)
+    services, geography = plan_services(scenario, doc, world, geography, census_month,
+                                        service_data_for(scenario, doc))
     geography = finance_geography(geography, world, scenario)
     rows = RowLayout(
         geography=geography,

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import reference
 from sim.calendar import add_months, parse_month, working_days_in_month
 from sim.cancer_variation import size_monthly_variation
 from sim.config import Scenario, scenario_error
@@ -24,6 +23,7 @@ from sim.scenarios import diagnostics as diag_inputs
 from sim.scenarios.cancer import MIN_WINDOW_MONTHS as CWT_MIN_MONTHS
 from sim.scenarios.cancer import CancerCalibration, calibrate_cancer
 from sim.scenarios.diagnostics import DiagnosticLayout
+from sim.service_data import ServiceData, census_months, shipped_service_data
 from sim.services.cancer import CancerService
 from sim.services.diagnostics import DiagnosticService
 from sim.world import World
@@ -109,28 +109,25 @@ def _examples(code: str, known: tuple[str, ...], most: int = 8) -> str:
     return f", e.g. {', '.join(known[:3])}"
 
 
-def _census_months(held: set[str], window_months: int, least: int) -> list[str]:
-    """Census months a provider file can start from: held, with ``least`` held months in the window ending there."""
-    return sorted(m for m in held if sum(add_months(m, -k) in held for k in range(window_months)) >= least)
-
-
-def service_census_months(diagnostics_window: int, cancer_window: int) -> list[str]:
-    """Months the shipped DM01 and CWT provider data can both start the services from (the month before a start)."""
-    dm01 = _census_months(set(reference.dm01_provider()["month"]), diagnostics_window, DM01_MIN_MONTHS)
-    cwt = _census_months(set(reference.cwt_provider()["month"]), cancer_window, CWT_MIN_MONTHS)
+def service_census_months(diagnostics_window: int, cancer_window: int, data: ServiceData | None = None) -> list[str]:
+    """Months the DM01 and CWT provider data (``data``'s, default shipped) can both start the services from
+    (the month before a start)."""
+    data = data or shipped_service_data()
+    dm01 = census_months(data.months("dm01_provider"), diagnostics_window, DM01_MIN_MONTHS)
+    cwt = census_months(data.months("cwt_provider"), cancer_window, CWT_MIN_MONTHS)
     return sorted(set(dm01) & set(cwt))
 
 
 def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cwt_err: ValueError | None,
-                  dm01_err: ValueError | None) -> InputError:
+                  dm01_err: ValueError | None, data: ServiceData) -> InputError:
     """One message, at ``start``, for a start without the DM01 and/or CWT provider data its services need."""
     diag_on, cancer_on = scenario.diagnostics.enabled, scenario.cancer.enabled
     files = {
-        "DM01": (set(reference.dm01_provider()["month"]), scenario.diagnostics.rates_window_months, DM01_MIN_MONTHS),
-        "CWT": (set(reference.cwt_provider()["month"]), scenario.cancer.rates_window_months, CWT_MIN_MONTHS),
+        "DM01": (data.months("dm01_provider"), scenario.diagnostics.rates_window_months, DM01_MIN_MONTHS),
+        "CWT": (data.months("cwt_provider"), scenario.cancer.rates_window_months, CWT_MIN_MONTHS),
     }
-    usable = {name: set(_census_months(*spec)) for name, spec in files.items()}
-    labels = {"DM01": "DM01 diagnostics provider data", "CWT": "CWT cancer provider data"}
+    usable = {name: set(census_months(*spec)) for name, spec in files.items()}
+    labels = {"DM01": data.describe("dm01_provider"), "CWT": data.describe("cwt_provider")}
     uses = {"DM01": "", "CWT": "" if cancer_on else "; diagnostics use it for urgent cancer requests"}
     short, other = [], []
     for name, err in (("DM01", dm01_err), ("CWT", cwt_err)):
@@ -138,14 +135,14 @@ def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cw
             continue
         held = sorted(files[name][0])
         if census_month in usable[name]:  # the months are there; something else failed
-            other.append(f"{labels[name]} for {census_month}: {err}")
+            other.append(f"{labels[name].removeprefix('the ')} for {census_month}: {err}")
         else:
             short.append(f"{labels[name]} (held: {held[0]} to {held[-1]}{uses[name]})")
     least = max(DM01_MIN_MONTHS, CWT_MIN_MONTHS)
     parts = []
     if short:
         parts.append(f"needs at least {least} months of provider data up to its census month {census_month} (the "
-                     f"month before the start), which the shipped {' and '.join(short)} do not have")
+                     f"month before the start), which {' and '.join(short)} do not have")
     if other:
         parts.append("cannot start from the " + "; ".join(other))
     needed = ["CWT"] + (["DM01"] if diag_on else [])
@@ -158,12 +155,15 @@ def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cw
 
 
 def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geography: Geography,
-                  census_month: str) -> tuple[ServicePlan, Geography]:
+                  census_month: str, data: ServiceData | None = None) -> tuple[ServicePlan, Geography]:
     """Check the service settings against the data and lay out the rows; returns the geography with test series.
+
+    ``data``: the provider and national tables (:func:`sim.runner.service_data_for`; default shipped).
 
     Raises:
         InputError: a start without DM01/CWT data for its census month, or an unknown trust code.
     """
+    data = data or shipped_service_data()
     diag_on, cancer_on = scenario.diagnostics.enabled, scenario.cancer.enabled
     cancer, cwt_err, dm01_err, providers = None, None, None, None
     if diag_on or cancer_on:
@@ -172,22 +172,22 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
             cancer = calibrate_cancer(geography.trust_codes, census_month, fds_sigma=c.fds_wait_sigma,
                                       treatment_sigma=c.treatment_wait_sigma, dtt_median_days=c.dtt_delay_median_days,
                                       dtt_sigma=c.dtt_delay_sigma, capacity_headroom=c.treatment_capacity_headroom_pct / 100,
-                                      window_months=c.rates_window_months)
+                                      window_months=c.rates_window_months, data=data)
         except ValueError as err:
             cwt_err = err
     if cancer is not None and cancer_on and scenario.cancer.monthly_variation:
         try:
-            cancer = size_monthly_variation(cancer)
+            cancer = size_monthly_variation(cancer, data)
         except ValueError as err:  # too little of the national cancer series before the census month
             raise scenario_error(doc, ("cancer", "monthly_variation"), True, f"cannot be sized: {err}",
                                  "false (no month-to-month variation), or a later start") from None
     if diag_on:
         try:
-            providers = diagnostic_providers(world, census_month, scenario.diagnostics.rates_window_months)
+            providers = diagnostic_providers(world, census_month, scenario.diagnostics.rates_window_months, data)
         except ValueError as err:
             dm01_err = err
     if cwt_err is not None or dm01_err is not None:  # one message naming every file that falls short
-        raise _missing_data(scenario, doc, census_month, cwt_err, dm01_err) from None
+        raise _missing_data(scenario, doc, census_month, cwt_err, dm01_err, data) from None
     layout, provider_only = None, {}
     if providers is not None:
         geography = dataclasses.replace(geography, test_codes=DIAG_TEST_KEYS)
@@ -201,7 +201,8 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
         for k, lever in enumerate(scenario.diagnostics.capacity_levers):
             _check_codes(doc, ("diagnostics", "capacity_levers", k, "trusts"), lever.trusts or [], known,
                          "a DM01 diagnostic provider",
-                         f"ODS codes of the {len(known)} providers in the DM01 provider data up to {census_month}",
+                         f"ODS codes of the {len(known)} providers in {data.describe('dm01_provider')} up to "
+                         f"{census_month}",
                          no_dm01)
     rttt = scenario.policies.rttt
     if rttt is not None:

@@ -8,9 +8,9 @@ the 62-day standard sees.
 
 Two sources, with different jobs:
 
-- the provider extract (:func:`sim.reference.cwt_provider`) gives each trust's
-  *relative* volume and performance. Providers merged away are mapped to their
-  successors; providers that are not RTT trusts (independent sector, community
+- the provider extract (:func:`sim.reference.cwt_provider`, or a user's file:
+  :mod:`sim.service_data`) gives each trust's *relative* volume and
+  performance. Providers merged away are mapped to their successors; providers that are not RTT trusts (independent sector, community
   and specialist units outside the RTT list) are dropped;
 - the national series (:func:`sim.reference.cancer_national`) gives the
   *levels*: the extract counts a pathway shared between providers at each of
@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from sim.calendar import (
@@ -49,7 +50,8 @@ from sim.engine.cancer import (
     lognormal_pmf,
     probability_within,
 )
-from sim.reference import cancer_national, cwt_provider, trust_successors
+from sim.reference import trust_successors
+from sim.service_data import ServiceData, shipped_service_data
 
 FDS = "28-day FDS"
 COMBINED_31 = "31-day Combined"
@@ -139,15 +141,15 @@ class CancerCalibration:
 
 
 # -------------------------------------------------------------------- data
-def _window(census_month: str, window_months: int, available: set[str]) -> tuple[str, ...]:
+def _window(census_month: str, window_months: int, available: set[str], label: str) -> tuple[str, ...]:
     first, last = min(available), max(available)
     if census_month not in available:
-        raise ValueError(f"census_month {census_month!r} is outside the CWT provider data ({first}..{last})")
+        raise ValueError(f"census_month {census_month!r} is outside {label} ({first}..{last})")
     window = tuple(m for m in month_range(add_months(census_month, 1 - window_months), census_month)
                    if m in available)
     if len(window) < MIN_WINDOW_MONTHS:
         raise ValueError(f"census_month {census_month!r} with window_months={window_months} leaves "
-                         f"{len(window)} month(s) of CWT provider data ({first}..{last}); "
+                         f"{len(window)} month(s) of {label} ({first}..{last}); "
                          f"at least {MIN_WINDOW_MONTHS} are needed")
     return window
 
@@ -166,10 +168,10 @@ def _successor_of() -> dict[str, str]:
     return {code: final(code) for code in direct}
 
 
-def _provider_by_trust(trust_codes: tuple[str, ...], window: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _provider_by_trust(trust_codes: tuple[str, ...], window: tuple[str, ...],
+                       cwt: pd.DataFrame) -> dict[str, np.ndarray]:
     """Provider totals and within-standard counts over the window, summed to trusts."""
-    df = cwt_provider()
-    df = df[df["month"].isin(window)]
+    df = cwt[cwt["month"].isin(window)]
     successor = _successor_of()
     trust = df["provider_code"].map(lambda c: successor.get(c, c))
     position = {code: i for i, code in enumerate(trust_codes)}
@@ -185,13 +187,14 @@ def _provider_by_trust(trust_codes: tuple[str, ...], window: tuple[str, ...]) ->
     return out
 
 
-def _national(window: tuple[str, ...]) -> dict[str, float]:
+def _national(window: tuple[str, ...], data: ServiceData) -> dict[str, float]:
     """Pooled national figures over the window (percentages weighted by patients measured)."""
-    df = cancer_national().set_index("month")
+    df = data.cancer_national.set_index("month")
     missing = [m for m in window if m not in df.index]
     columns = ["fds_pct", "pct_62day", "pct_31day", "fds_total", "c62_total", "c31_total"]
     if missing or df.loc[list(window), columns].isna().any().any():
-        raise ValueError(f"the national cancer file lacks complete figures for months {missing or list(window)}")
+        raise ValueError(f"{data.describe('cancer_national')} lacks complete figures for months "
+                         f"{missing or list(window)}")
     w = df.loc[list(window)]
     return {
         "fds_total": float(w["fds_total"].sum()),
@@ -207,7 +210,8 @@ def _national(window: tuple[str, ...]) -> dict[str, float]:
 VARIATION_MONTHS = 24
 
 
-def published_variation(census_month: str, months: int = VARIATION_MONTHS) -> dict[str, dict]:
+def published_variation(census_month: str, months: int = VARIATION_MONTHS,
+                        data: ServiceData | None = None) -> dict[str, dict]:
     """Month-to-month variation of the national FDS and 31-day percentages up to ``census_month``.
 
     Over the ``months`` months to the census month, each percentage is regressed on a
@@ -218,13 +222,14 @@ def published_variation(census_month: str, months: int = VARIATION_MONTHS) -> di
     Raises:
         ValueError: fewer than 12 published months in the span.
     """
-    df = cancer_national().set_index("month")
+    data = data or shipped_service_data()
+    df = data.cancer_national.set_index("month")
     span = month_range(add_months(census_month, 1 - months), census_month)
     out = {}
     for column in ("fds_pct", "pct_31day"):
         held = [m for m in span if m in df.index and np.isfinite(df.loc[m, column])]
         if len(held) < 12:
-            raise ValueError(f"the national cancer file has {len(held)} months of {column} in "
+            raise ValueError(f"{data.describe('cancer_national')} has {len(held)} months of {column} in "
                              f"{span[0]}..{span[-1]}; the monthly variation needs at least 12")
         y = df.loc[held, column].to_numpy(dtype=float)
         x = np.column_stack([np.ones(len(held)), [span.index(m) for m in held],
@@ -311,7 +316,8 @@ def _check_arguments(rtt_trust_codes, fds_sigma, treatment_sigma, dtt_median_day
 
 def calibrate_cancer(rtt_trust_codes: tuple[str, ...], census_month: str, *, fds_sigma: float,
                      treatment_sigma: float, dtt_median_days: float | None, dtt_sigma: float,
-                     capacity_headroom: float, window_months: int = 12) -> CancerCalibration:
+                     capacity_headroom: float, window_months: int = 12,
+                     data: ServiceData | None = None) -> CancerCalibration:
     """Fit each trust's cancer pathway to the CWT data over the months up to ``census_month``.
 
     Args:
@@ -324,6 +330,7 @@ def calibrate_cancer(rtt_trust_codes: tuple[str, ...], census_month: str, *, fds
         dtt_sigma: spread of the diagnosis-to-decision delay.
         capacity_headroom: treatment capacity above steady-state demand (0.2 = 20% spare).
         window_months: months ending at ``census_month`` (fewer when the data start later; at least 3).
+        data: the CWT provider and national cancer tables (default: the shipped ones).
 
     Returns:
         A :class:`CancerCalibration`. ``fit`` holds ``window`` (first, last month),
@@ -338,9 +345,10 @@ def calibrate_cancer(rtt_trust_codes: tuple[str, ...], census_month: str, *, fds
     _check_arguments(rtt_trust_codes, fds_sigma, treatment_sigma, dtt_median_days, dtt_sigma, capacity_headroom,
                      window_months)
     parse_month(census_month)
-    window = _window(census_month, int(window_months), set(cwt_provider()["month"]))
-    national = _national(window)
-    trusts = _provider_by_trust(rtt_trust_codes, window)
+    data = data or shipped_service_data()
+    window = _window(census_month, int(window_months), data.months("cwt_provider"), data.describe("cwt_provider"))
+    national = _national(window, data)
+    trusts = _provider_by_trust(rtt_trust_codes, window, data.cwt_provider)
     working = float(sum(working_days_in_month(*parse_month(m)) for m in window))
     calendar = float(sum(month_end(*parse_month(m)).day for m in window))
 

@@ -42,7 +42,7 @@ def test_a_newer_publication_appended_by_hand_passes_and_a_gap_is_reported(sim_c
     ("month,waiting_list,pct_within_18w\n2025-01,7427669,0.589\n", ":2: pct_within_18w: value 0.589 looks like a "
                                                                    "fraction"),
     ("month,waiting_list,pct_within_18w\n2025-01,7427669,58.9\n2025-01,7427669,58.9\n", ":3: month: "),
-    ("code,name\nQE1,Somewhere\n", ":1: is not an observed national series"),
+    ("code,name\nQE1,Somewhere\n", ":1: is not a data file the model reads"),
     ("month,waiting_list,pct_over_6w\n2025-01,-4,12\n", ":2: waiting_list: -4 is a negative count"),
 ])
 def test_bad_files_exit_2_with_one_line(sim_cli, tmp_path, text, fragment):

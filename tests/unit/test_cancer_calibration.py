@@ -83,7 +83,7 @@ def test_a_given_dtt_median_is_kept_and_moves_the_62_day_figure(codes):
 
 
 def test_windows_outside_the_provider_data_are_refused(codes):
-    with pytest.raises(ValueError, match="outside the CWT provider data"):
+    with pytest.raises(ValueError, match="outside the shipped CWT cancer provider data"):
         calibrate_cancer(codes, "2025-04", dtt_median_days=None, capacity_headroom=0.2, **SIGMAS)
     with pytest.raises(ValueError, match="at least 3"):
         calibrate_cancer(codes, "2024-05", dtt_median_days=None, capacity_headroom=0.2, **SIGMAS)

@@ -1,6 +1,7 @@
 """The cancer pathway's month-to-month variation: read from the published series, sized by simulation, drawn per
 replication."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,48 +13,45 @@ from sim.calendar import month_range, parse_month, working_days_in_month
 from sim.config import load_scenario
 from sim.errors import InputError
 from sim.runner import plan_run
-from sim.scenarios import cancer as cancer_scenarios
 from sim.scenarios.cancer import calibrate_cancer, published_variation
 from sim.scenarios.cancer_inputs import batch_inputs
 from sim.scenarios.flows import ar1_shocks
+from sim.service_data import ServiceData, shipped_service_data
 from sim.world import load_world
 
 ROOT = Path(__file__).resolve().parents[2]
 MONTHS = month_range("2023-04", "2025-03")
 
 
-def _series(monkeypatch, fds, c31):
+def _series(fds, c31) -> ServiceData:
     frame = pd.DataFrame({"month": MONTHS, "fds_pct": fds, "pct_31day": c31})
-    monkeypatch.setattr(cancer_scenarios, "cancer_national", lambda: frame)
+    return dataclasses.replace(shipped_service_data(), cancer_national=frame)
 
 
-def test_a_series_explained_by_trend_and_working_days_has_no_residual_variation(monkeypatch):
+def test_a_series_explained_by_trend_and_working_days_has_no_residual_variation():
     t = np.arange(len(MONTHS))
     wd = np.array([working_days_in_month(*parse_month(m)) for m in MONTHS], dtype=float)
-    _series(monkeypatch, 70 + 0.2 * t + 0.8 * wd, 90 - 0.05 * t + 0.3 * wd)
-    out = published_variation("2025-03")
+    data = _series(70 + 0.2 * t + 0.8 * wd, 90 - 0.05 * t + 0.3 * wd)
+    out = published_variation("2025-03", data=data)
     assert out["fds_pct"]["residual_sd"] < 1e-9 and out["pct_31day"]["residual_sd"] < 1e-9
     assert out["fds_pct"]["months"] == ("2023-04", "2025-03", 24)
 
 
-def test_alternating_months_are_noise_with_negative_autocorrelation(monkeypatch):
+def test_alternating_months_are_noise_with_negative_autocorrelation():
     wiggle = np.where(np.arange(len(MONTHS)) % 2 == 0, 1.5, -1.5)
-    _series(monkeypatch, 75 + wiggle, 90 + 0 * wiggle)
-    fds = published_variation("2025-03")["fds_pct"]
+    fds = published_variation("2025-03", data=_series(75 + wiggle, 90 + 0 * wiggle))["fds_pct"]
     assert 1.3 < fds["residual_sd"] < 1.8  # 1.5 a month, a little lost to the three fitted terms
     assert fds["autocorrelation"] < -0.8
 
 
-def test_a_flat_series_has_no_variation_and_no_undefined_autocorrelation(monkeypatch):
-    _series(monkeypatch, [75.0] * 24, [90.0] * 24)
-    out = published_variation("2025-03")["fds_pct"]
+def test_a_flat_series_has_no_variation_and_no_undefined_autocorrelation():
+    out = published_variation("2025-03", data=_series([75.0] * 24, [90.0] * 24))["fds_pct"]
     assert out["residual_sd"] < 1e-9 and out["autocorrelation"] == 0.0
 
 
-def test_too_few_published_months_are_refused(monkeypatch):
-    _series(monkeypatch, [np.nan] * 14 + [75.0] * 10, [90.0] * 24)
+def test_too_few_published_months_are_refused():
     with pytest.raises(ValueError, match="10 months of fds_pct"):
-        published_variation("2025-03")
+        published_variation("2025-03", data=_series([np.nan] * 14 + [75.0] * 10, [90.0] * 24))
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +86,12 @@ def test_replication_0_is_central_and_the_others_carry_the_sized_shocks(sized):
     assert not quiet.fds_shock.any() and not quiet.treat_shock.any()
 
 
-def test_a_series_too_short_to_size_the_variation_is_a_clear_input_error(monkeypatch):
-    shipped = cancer_scenarios.cancer_national()
-    monkeypatch.setattr(cancer_scenarios, "cancer_national", lambda: shipped.tail(8))
+def test_a_users_series_too_short_to_size_the_variation_is_a_clear_input_error(tmp_path):
+    short = tmp_path / "cancer_short.csv"
+    shipped_service_data().cancer_national.tail(8).to_csv(short, index=False)
     scenario, doc = load_scenario(ROOT / "configs" / "baseline.yaml",
-                                  {"replications": 1, "end": "2025-06", "cancer": {"rates_window_months": 6}})
-    with pytest.raises(InputError, match=r"cancer\.monthly_variation.*8 months of fds_pct.*Allowed: false"):
+                                  {"replications": 1, "end": "2025-06", "cancer": {"rates_window_months": 6},
+                                   "world": {"cancer_national_csv": str(short)}})
+    with pytest.raises(InputError, match=r"cancer\.monthly_variation.*national cancer series in .*cancer_short\.csv has "
+                                         r"8 months of fds_pct.*Allowed: false"):
         plan_run(scenario, doc)

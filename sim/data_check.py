@@ -1,0 +1,117 @@
+"""``sim data check``: which data file a user has, whether it is well formed, and what a run can do with it.
+
+Five kinds, each told from a column only it has: the national RTT, diagnostics
+and cancer series (:func:`sim.reference.read_observed`) and the DM01 and CWT
+provider files (:func:`sim.service_data.read_user_table`). The check is the
+same one a run makes when a scenario's ``world`` block names the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sim import reference as ref
+from sim.calendar import add_months, month_range
+from sim.service_data import SERVICE_TABLES, read_user_table
+
+#: kind -> the column that says a file is of that kind.
+FILE_KINDS = {**{kind: spec[2] for kind, spec in ref.OBSERVED_KINDS.items()},
+              "dm01_provider": "test_id", "cwt_provider": "standard"}
+#: The ``world`` key a run names each kind of file with.
+WORLD_KEYS = {"rtt": "national_rtt_csv", "diagnostics": "diagnostics_national_csv",
+              "cancer": "cancer_national_csv", "dm01_provider": "dm01_provider_csv", "cwt_provider": "cwt_provider_csv"}
+
+
+def file_kind(path: str | Path) -> str:
+    """The kind of a data file, from its header (the ``FILE_KINDS`` keys).
+
+    Raises:
+        ReferenceDataError: the header has none of the identifying columns.
+    """
+    header = set(ref.read_csv_file(path, [ref.Column("month", "month", required=False)], allow_extra=True).columns)
+    for kind, marker in FILE_KINDS.items():
+        if marker in header:
+            return kind
+    raise ref.ReferenceDataError(str(path), "is not a data file the model reads: its header has none of "
+                                 + ", ".join(FILE_KINDS.values()), 1,
+                                 allowed="the columns of a file in sim/data: rtt_national_monthly.csv, "
+                                         "diagnostics_national_monthly.csv, cancer_national_monthly.csv, "
+                                         "dm01_provider_test_monthly.csv.gz or cwt_provider_monthly.csv.gz "
+                                         "(docs/DATA.md)")
+
+
+def describe_file(path: str | Path, kind: str | None = None) -> list[str]:
+    """Check a data file and describe it: kind, months, gaps, and what a run can do with it.
+
+    Raises:
+        ReferenceDataError: the file is malformed (the first problem, naming file, line and column).
+    """
+    kind = kind or file_kind(path)
+    if kind in ref.OBSERVED_KINDS:
+        lines = _describe_national(path, kind)
+    else:
+        lines = _describe_provider(path, kind)
+    return lines + [f"a scenario uses it with world: {{{WORLD_KEYS[kind]}: {Path(path).name}}} (path relative to "
+                    "the scenario file)" + ("; sim calibrate and sim backtest with --observed" if kind == "rtt" else
+                                            "; sim backtest with --observed")]
+
+
+def _months_lines(months: list[str]) -> list[str]:
+    missing = sorted(set(month_range(months[0], months[-1])) - set(months))
+    shown = ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else "")
+    return [f"months missing between the first and the last: {shown or 'none'}"]
+
+
+def _describe_national(path: str | Path, kind: str) -> list[str]:
+    if kind == "cancer":  # a run also needs the monthly totals: check as a run reads it
+        df = read_user_table("cancer_national", Path(path)).set_index("month")
+    else:
+        df = ref.read_observed(path, kind)
+    months = list(df.index)
+    lines = [f"{kind} national series, {months[0]} to {months[-1]} ({len(months)} months; columns: "
+             f"{', '.join(c for c in df.columns if c not in ('source', 'note'))})", *_months_lines(months)]
+    for column in ref.OBSERVED_KINDS[kind][1][1:]:
+        empty = [m for m, v in df[column].items() if np.isnan(v)]
+        if empty:
+            lines.append(f"{column} is empty in {len(empty)} months ({empty[0]} to {empty[-1]}); those months are "
+                         "not fitted or scored")
+    for break_kind, month, text in ref.SERIES_BREAKS:
+        if break_kind == kind and months[0] < month <= months[-1]:
+            lines.append(f"spans a series break in {month}: {text}")
+    return lines
+
+
+def _describe_provider(path: str | Path, kind: str) -> list[str]:
+    from sim.config_services import CancerConfig, DiagnosticsConfig
+    from sim.diagnostics_start import MIN_WINDOW_MONTHS as DM01_MIN_MONTHS
+    from sim.scenarios.cancer import MIN_WINDOW_MONTHS as CWT_MIN_MONTHS
+    from sim.service_data import census_months
+
+    df = read_user_table(kind, Path(path))
+    months = sorted(set(df["month"]))
+    last = df[df["month"] == months[-1]]
+    what = SERVICE_TABLES[kind][2]
+    if kind == "dm01_provider":
+        window, least = DiagnosticsConfig.model_fields["rates_window_months"].default, DM01_MIN_MONTHS
+        england = (f"England in {months[-1]}: {last['waiting_list'].sum():,.0f} waiting, "
+                   f"{100 * last['over_6w'].sum() / last['waiting_list'].sum():.1f}% over 6 weeks, "
+                   f"{last[['planned_tests', 'unscheduled_tests', 'waiting_list_tests']].sum().sum():,.0f} tests")
+        extent = f"{df['provider_code'].nunique()} providers, {df['test_id'].nunique()} tests"
+    else:
+        window, least = CancerConfig.model_fields["rates_window_months"].default, CWT_MIN_MONTHS
+        england = f"providers' totals in {months[-1]}: " + ", ".join(
+            f"{standard} {100 * rows['within_standard'].sum() / rows['total'].sum():.1f}% of "
+            f"{rows['total'].sum():,.0f}" for standard, rows in last.groupby("standard") if rows["total"].sum() > 0)
+        extent = f"{df['provider_code'].nunique()} providers, standards: {', '.join(sorted(set(df['standard'])))}"
+    lines = [f"{what}, {months[0]} to {months[-1]} ({len(months)} months; {extent})", *_months_lines(months),
+             england]
+    usable = census_months(set(months), window, least)
+    if usable:
+        lines.append(f"can start a run from {add_months(usable[0], 1)} to {add_months(usable[-1], 1)} (its census "
+                     f"month, the month before the start, needs {least} of the {window} months to it)")
+    else:
+        lines.append(f"cannot start a run: a census month needs {least} of the {window} months to it in the file")
+    return lines
+
