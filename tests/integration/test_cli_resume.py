@@ -106,3 +106,18 @@ def test_resume_refuses_a_scenario_that_changed(sim_cli, sim_argv, sim_cli_env, 
     assert result.returncode == 2, result.stderr
     assert "has changed since the run started" in result.stderr
     assert (tmp_path / "run.incomplete" / "INCOMPLETE").is_file()  # left as it was, still resumable
+
+
+def test_resume_refuses_a_users_data_file_that_changed(sim_cli, sim_argv, sim_cli_env, baseline_yaml, tmp_path):
+    cancer = tmp_path / "cancer.csv"
+    cancer.write_bytes((Path(baseline_yaml).parents[1] / "sim" / "data" / "cancer_national_monthly.csv").read_bytes())
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: ours\nworld:\n  cancer_national_csv: cancer.csv\n")
+    out = tmp_path / "run"
+    _kill_after_batches(sim_argv("run", scenario, *RUN, "--jobs", "1", "--out", out), sim_cli_env,
+                        tmp_path / "run.incomplete" / "scratch" / "done", batches=1)
+    cancer.write_text(cancer.read_text() + "# a revision arrived\n", encoding="utf-8")  # same rows, other bytes
+    result = sim_cli("run", "--resume", out)
+    assert result.returncode == 2, result.stderr
+    assert "world.cancer_national_csv names has changed since the run" in result.stderr
+    assert (tmp_path / "run.incomplete" / "INCOMPLETE").is_file()

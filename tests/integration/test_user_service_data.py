@@ -1,0 +1,170 @@
+"""A user's own DM01 and CWT provider files and national diagnostics and cancer series (``world`` keys): checked
+by `sim data check` and at a run's start, and used in place of the shipped tables.
+
+The "newer publication" here is the shipped data with three made-up months appended (April to June 2025,
+copies of March with the DM01 lists grown 1% a month), for the test only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[2] / "sim" / "data"
+NEW_MONTHS = ("2025-04", "2025-05", "2025-06")
+
+
+def _shipped(name: str) -> pd.DataFrame:
+    raw = (DATA / name).read_bytes()
+    text = gzip.decompress(raw) if name.endswith(".gz") else raw
+    return pd.read_csv(io.BytesIO(text), dtype=str, keep_default_na=False)
+
+
+def _dm01_counts(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c == "waiting_list" or c.startswith(("over_", "w")) or c.endswith("_tests")]
+
+
+def _extended(frame: pd.DataFrame, grow: list[str] = ()) -> pd.DataFrame:
+    """The frame with March 2025's rows copied to each new month, ``grow`` columns 1% larger each month."""
+    march = frame[frame["month"] == "2025-03"]
+    rows = []
+    for k, month in enumerate(NEW_MONTHS, start=1):
+        copy = march.assign(month=month)
+        for column in grow:
+            values = pd.to_numeric(copy[column].replace("", None))
+            copy[column] = (values * 1.01 ** k).map(lambda v: "" if pd.isna(v) else repr(float(v)))
+        rows.append(copy)
+    return pd.concat([frame, *rows], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def newer(tmp_path_factory) -> dict[str, Path]:
+    """The five files of a newer publication, and June 2025's DM01 England list."""
+    folder = tmp_path_factory.mktemp("newer")
+    dm01 = _shipped("dm01_provider_test_monthly.csv.gz")
+    files = {
+        "dm01": (_extended(dm01, _dm01_counts(dm01)), "dm01.csv"),
+        "cwt": (_extended(_shipped("cwt_provider_monthly.csv.gz")), "cwt.csv"),
+        "cancer": (_extended(_shipped("cancer_national_monthly.csv")), "cancer.csv"),
+        "diagnostics": (_extended(_shipped("diagnostics_national_monthly.csv")), "diagnostics.csv"),
+        "rtt": (_extended(_shipped("rtt_national_monthly.csv")), "rtt.csv"),
+    }
+    out = {}
+    for key, (frame, name) in files.items():
+        frame.to_csv(folder / name, index=False)
+        out[key] = folder / name
+    return out
+
+
+def test_the_shipped_provider_files_pass_and_say_which_starts_they_allow(sim_cli, newer):
+    result = sim_cli("data", "check", newer["dm01"])
+    assert result.returncode == 0, result.stderr
+    assert "DM01 diagnostics provider data, 2024-08 to 2025-06 (11 months; " in result.stdout
+    assert "can start a run from 2024-11 to 2025-07" in result.stdout
+    assert "world: {dm01_provider_csv: dm01.csv}" in result.stdout
+    result = sim_cli("data", "check", newer["cwt"])
+    assert result.returncode == 0, result.stderr
+    assert "CWT cancer provider data, 2024-04 to 2025-06 (15 months; " in result.stdout
+    assert "28-day FDS" in result.stdout and "can start a run from 2024-07 to 2025-07" in result.stdout
+
+
+def test_a_run_starts_its_services_from_the_newest_month_of_a_users_files(sim_cli, baseline_yaml, newer, tmp_path):
+    scenario = tmp_path / "newer.yaml"
+    scenario.write_text(
+        f"extends: {baseline_yaml}\nname: newer\nstart: 2025-07\nend: 2025-08\nfinance: {{enabled: false}}\n"
+        "world:\n"
+        + "".join(f"  {key}: {newer[kind]}\n" for key, kind in (
+            ("national_rtt_csv", "rtt"), ("dm01_provider_csv", "dm01"), ("cwt_provider_csv", "cwt"),
+            ("cancer_national_csv", "cancer"), ("diagnostics_national_csv", "diagnostics"))))
+    result = sim_cli("run", scenario, "--reps", "2", "--jobs", "1", "--quiet", "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    services = manifest["services"]
+    assert services["diagnostics"]["census_month"] == "2025-06"
+    assert services["cancer"]["window"][-1] == "2025-06"
+    assert set(manifest["input_files"]) == {"national_rtt_csv", "dm01_provider_csv", "cwt_provider_csv",
+                                            "cancer_national_csv", "diagnostics_national_csv"}
+    # June's DM01 lists are the user's March lists grown 1% a month: the run starts from them.
+    dm01 = pd.read_csv(newer["dm01"], dtype={"month": str})
+    june = float(dm01.loc[dm01["month"] == "2025-06", "waiting_list"].sum())
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv", dtype={"date": str, "breakdown": str})
+    start = summary.query("metric == 'diag_waiting_list' and level == 'national' and breakdown == 'all' "
+                          "and date == '2025-06-30'")
+    assert start["point"].iloc[0] == pytest.approx(june, rel=1e-6)
+    assert june == pytest.approx(1.01 ** 3 * float(dm01.loc[dm01["month"] == "2025-03", "waiting_list"].sum()))
+
+
+def test_provider_data_too_old_for_the_start_names_the_users_file(sim_cli, baseline_yaml, newer, tmp_path):
+    dm01 = pd.read_csv(newer["dm01"], dtype=str, keep_default_na=False)
+    old = tmp_path / "dm01_old.csv"
+    dm01[dm01["month"] <= "2024-12"].to_csv(old, index=False)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: s\nworld:\n  dm01_provider_csv: dm01_old.csv\n")
+    result = sim_cli("run", scenario, "--reps", "2", "--out", tmp_path / "run")
+    assert result.returncode == 2, result.stderr
+    assert "DM01 diagnostics provider data in " in result.stderr and "dm01_old.csv (held: 2024-08 to 2024-12)" \
+        in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("kind", "edit", "fragment"), [
+    ("dm01", lambda f: f.assign(waiting_list=f["waiting_list"].where(f.index != 3, "1")),
+     ":5: waiting_list: waiting_list 1 differs from the sum of its weekly bands"),
+    ("dm01", lambda f: f.rename(columns={"planned_tests": "planed_tests"}),
+     ":1: planned_tests: required column is missing (did you mean 'planed_tests'?)"),
+    ("dm01", lambda f: f.assign(test_id=f["test_id"].where(f.index != 0, "16")), ":2: test_id: unknown DM01 test_id 16"),
+    ("cwt", lambda f: f.assign(standard=f["standard"].where(f.index != 1, "28 day FDS")),
+     ":3: standard: '28 day FDS' is not allowed (did you mean '28-day FDS'?)"),
+    ("cancer", lambda f: f.drop(columns=["c62_total"]), ":1: c62_total: is needed to calibrate the cancer pathway"),
+])
+def test_a_bad_users_file_stops_check_and_run_with_one_line(sim_cli, baseline_yaml, newer, tmp_path, kind, edit,
+                                                             fragment):
+    bad = tmp_path / f"bad_{kind}.csv"
+    edit(pd.read_csv(newer[kind], dtype=str, keep_default_na=False)).to_csv(bad, index=False)
+    check = sim_cli("data", "check", bad)
+    assert check.returncode == 2 and fragment in check.stderr, check.stderr
+    key = {"dm01": "dm01_provider_csv", "cwt": "cwt_provider_csv", "cancer": "cancer_national_csv"}[kind]
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: s\nworld:\n  {key}: {bad.name}\n")
+    run = sim_cli("run", scenario, "--reps", "2", "--out", tmp_path / "run")
+    assert run.returncode == 2 and fragment in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_backtest_starts_and_scores_the_services_on_a_users_files(sim_cli, newer, tmp_path):
+    out = tmp_path / "bt"
+    observed = [arg for kind in ("rtt", "dm01", "cwt", "cancer", "diagnostics") for arg in ("--observed", newer[kind])]
+    result = sim_cli("backtest", "--cutoff", "2025-03", *observed, "--reps", "4", "--horizon", "3",
+                     "--max-evaluations", "30", "--jobs", "1", "--quiet", "--out", out)
+    assert result.returncode == 0, result.stderr
+    scores = pd.read_csv(out / "backtest.csv")
+    # The months after March 2025 exist only in the user's files: every service metric is scored on all three.
+    services = scores[scores["metric"].str.startswith(("diag_", "cancer_"))]
+    assert set(services["metric"]) == {"diag_waiting_list", "diag_over_6w_pct", "cancer_fds_pct", "cancer_62d_pct",
+                                       "cancer_31d_pct"}
+    assert (services["months"] == 3).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    [entry] = manifest["backtests"]
+    assert entry["services_calibration"]["diagnostics"]["census_month"] == "2025-03"
+    assert set(entry["observed_files"]) == {"dm01_provider", "cwt_provider", "cancer_national", "diagnostics_national"}
+    scenario = (out / "scenario.yaml").read_text()
+    for key, name in (("national_rtt_csv", "rtt"), ("dm01_provider_csv", "dm01_provider"),
+                      ("cwt_provider_csv", "cwt_provider"), ("cancer_national_csv", "cancer_national"),
+                      ("diagnostics_national_csv", "diagnostics_national")):
+        assert f"{key}: observed_{name}.csv" in scenario
+        assert (out / f"observed_{name}.csv").is_file()
+    assert sim_cli("validate", out / "scenario.yaml").returncode == 0
+
+
+def test_two_observed_files_of_one_kind_are_refused(sim_cli, newer, tmp_path):
+    result = sim_cli("backtest", "--cutoff", "2024-10", "--observed", newer["dm01"], "--observed", newer["dm01"],
+                     "--out", tmp_path / "bt")
+    assert result.returncode == 2 and "is a second dm01_provider file" in result.stderr, result.stderr
+    assert not (tmp_path / "bt").exists()
