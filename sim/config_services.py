@@ -100,6 +100,12 @@ class DiagnosticsConfig(_Model):
         description="Share of non-admitted RTT clock stops that wait for a DM01 test (the coupling). Assumption, "
         "below the quoted 85% of all clinical pathways that involve any diagnostics incl. pathology (NHS "
         "Providers citing McCaughey and Powis 2020; docs/research/levers.md).")
+    monthly_variation: StrictBool = Field(
+        True, description="National month-to-month variation in diagnostic requests, per replication (an AR(1) "
+        "log multiplier, mean one), sized when the run is planned to the published DM01 list's monthly change "
+        "relative to waiting-list tests over the months to the start (at least 6 changes), else to the RTT "
+        "flows' monthly shocks in the calibration (an assumption; sim.scenarios.diagnostics."
+        "size_monthly_variation; docs/MODEL.md). false: none (bands then hold parameter uncertainty only).")
     source_weights: SourceWeights = Field(default_factory=SourceWeights)
     in_turn_per_week: Optional[float] = Field(
         None, ge=0, le=6, description="Log-priority added per week waited (0: random order; 3 or more: "

@@ -131,7 +131,9 @@ def services_manifest(plan: RunPlan) -> dict:
                               "rates_window": list(s.diagnostics.providers.window),
                               "in_turn_per_week": dict(zip(plan.rows.geography.test_codes,
                                                            (float(x) for x in s.in_turn_per_week))),
-                              "in_turn_fit": s.fit}
+                              "in_turn_fit": s.fit,
+                              "monthly_variation": None if s.diagnostic_variation is None
+                              else dataclasses.asdict(s.diagnostic_variation)}
     if s.cancer is not None:
         c = s.cancer
         out["cancer"] = {"enabled": s.cancer_enabled, "window": list(c.window), "cancer_share": c.cancer_share,

@@ -198,7 +198,7 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     demand = lists[trust_rows, spec_rows] / mean_wait_weeks(trust_counts)[trust_rows]
     geography = geography_of(world, trust_rows.astype(np.int64), spec_rows.astype(np.int64))
     services, geography = plan_services(scenario, doc, world, geography, census_month,
-                                        service_data_for(scenario, doc))
+                                        service_data_for(scenario, doc), calib)
     geography = finance_geography(geography, world, scenario)
     rows = RowLayout(
         geography=geography,

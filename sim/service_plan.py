@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.calendar import add_months, parse_month, working_days_in_month
 from sim.cancer_variation import size_monthly_variation
-from sim.config import Scenario, scenario_error
+from sim.config import CalibrationParams, Scenario, scenario_error
 from sim.config_services import DIAG_TEST_KEYS
 from sim.diagnostics_calibration import fit_in_turn_by_test
 from sim.diagnostics_start import MIN_WINDOW_MONTHS as DM01_MIN_MONTHS
@@ -22,7 +23,7 @@ from sim.scenarios import cancer_inputs
 from sim.scenarios import diagnostics as diag_inputs
 from sim.scenarios.cancer import MIN_WINDOW_MONTHS as CWT_MIN_MONTHS
 from sim.scenarios.cancer import CancerCalibration, calibrate_cancer
-from sim.scenarios.diagnostics import DiagnosticLayout
+from sim.scenarios.diagnostics import DiagnosticLayout, DiagnosticVariation
 from sim.service_data import ServiceData, census_months, shipped_service_data
 from sim.services.cancer import CancerService
 from sim.services.diagnostics import DiagnosticService
@@ -42,6 +43,7 @@ class ServicePlan:
         pioneers: ODS codes of the Right Test Right Time pioneer trusts.
         in_turn_per_week: float ``[test]`` the diagnostic priority slope of each test (the scenario's, or fitted).
         fit: how each test's slope was fitted (empty if the scenario set it).
+        diagnostic_variation: the national monthly variation of diagnostic requests (None: off).
     """
 
     diagnostics: DiagnosticLayout | None
@@ -50,6 +52,7 @@ class ServicePlan:
     pioneers: frozenset[str]
     in_turn_per_week: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(DIAG_TEST_KEYS)))
     fit: dict = dataclasses.field(default_factory=dict)
+    diagnostic_variation: DiagnosticVariation | None = None
 
 
 def _check_codes(doc: LoadedDocument, key_path: tuple, codes: list[str], known: tuple[str, ...], what: str,
@@ -155,15 +158,15 @@ def _missing_data(scenario: Scenario, doc: LoadedDocument, census_month: str, cw
 
 
 def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geography: Geography,
-                  census_month: str, data: ServiceData | None = None) -> tuple[ServicePlan, Geography]:
+                  census_month: str, data: ServiceData, calib: CalibrationParams) -> tuple[ServicePlan, Geography]:
     """Check the service settings against the data and lay out the rows; returns the geography with test series.
 
-    ``data``: the provider and national tables (:func:`sim.runner.service_data_for`; default shipped).
+    ``data``: the provider and national tables (:func:`sim.runner.service_data_for`); ``calib``: the run's flow
+    calibration (its monthly shocks stand in for the diagnostic variation when DM01 has too few months).
 
     Raises:
         InputError: a start without DM01/CWT data for its census month, or an unknown trust code.
     """
-    data = data or shipped_service_data()
     diag_on, cancer_on = scenario.diagnostics.enabled, scenario.cancer.enabled
     cancer, cwt_err, dm01_err, providers = None, None, None, None
     if diag_on or cancer_on:
@@ -215,8 +218,12 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
     if layout is not None and fixed is None:
         fit = _fit_slopes(scenario, layout, cancer, len(geography.trust_codes))
         slopes = np.array([fit[key]["in_turn_per_week"] for key in DIAG_TEST_KEYS])
+    variation = None
+    if layout is not None and scenario.diagnostics.monthly_variation:
+        fallback = math.hypot(calib.clock_starts.shock_sd_pct, calib.nonadmitted_activity.shock_sd_pct) / 100
+        variation = diag_inputs.size_monthly_variation(data.dm01_provider, census_month, fallback)
     return ServicePlan(layout, cancer, cancer_on, frozenset(rttt.pioneer_trusts if rttt else ()), slopes,
-                       fit), geography
+                       fit, variation), geography
 
 
 def _usc_per_wd(cancer: CancerCalibration | None, n_trusts: int, national_scale: float = 1.0) -> np.ndarray:
@@ -242,7 +249,7 @@ def build_services(plan: ServicePlan, scenario: Scenario, geography: Geography, 
     if plan.diagnostics is not None:
         usc = _usc_per_wd(plan.cancer, len(geography.trust_codes), national_scale)
         inputs = diag_inputs.batch_inputs(scenario, plan.diagnostics, months, replications, usc, plan.pioneers,
-                                          plan.in_turn_per_week)
+                                          plan.in_turn_per_week, plan.diagnostic_variation)
         diag = DiagnosticService(inputs, plan.diagnostics, len(geography.trust_codes), n_series)
     cancer = None
     if plan.cancer_enabled and plan.cancer is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from sim.calendar import add_months
 from sim.config import Scenario
@@ -35,7 +36,8 @@ from sim.config_services import DIAG_TEST_KEYS, CapacityLever
 from sim.diagnostics_start import DIAG_BINS, DiagnosticProviders
 from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, in_turn_hazard, priority_weights
 from sim.metrics import Geography
-from sim.scenarios.flows import growth_factors
+from sim.rng import stream
+from sim.scenarios.flows import ar1_shocks, growth_factors
 from sim.scenarios.parameters import value
 from sim.scenarios.reforms import ramp_fraction, rttt_removal_share
 
@@ -208,10 +210,77 @@ def source_weights(scenario: Scenario) -> np.ndarray:
     return np.array([w.urgent_cancer, w.rtt, w.other])
 
 
+#: Monthly list changes the variation is sized from (fewer: the RTT flows' shocks stand in).
+VARIATION_MIN_CHANGES = 6
+#: Months of DM01 data, up to the census month, read for the variation.
+VARIATION_MONTHS = 24
+#: Bounds on the fitted lag-1 autocorrelation (a handful of months cannot support more).
+VARIATION_RHO_BOUNDS = (0.0, 0.9)
+
+
+@dataclass(frozen=True)
+class DiagnosticVariation:
+    """National month-to-month variation of diagnostic requests: an AR(1) log multiplier per replication.
+
+    Attributes:
+        sd, rho: marginal sd (log scale) and lag-1 autocorrelation.
+        basis: ``dm01`` (sized to the published list's changes) or ``rtt_flows`` (too few DM01 months:
+            the calibration's clock-start and non-admitted activity shocks combined, an assumption).
+        published: the DM01 figures read (``changes``, first and last month, ``sd``, ``autocorrelation``,
+            ``mean`` change), empty when there were none.
+    """
+
+    sd: float
+    rho: float
+    basis: str
+    published: dict
+
+
+def size_monthly_variation(dm01: pd.DataFrame, census_month: str, fallback_sd: float) -> DiagnosticVariation:
+    """Variation sized to the England DM01 list's monthly change over the month's waiting-list tests.
+
+    With requests equal to tests on the start trend, a log shock z on a month's requests moves the list by
+    about z x that month's waiting-list tests, so the published changes, relative to tests and less their
+    mean (the trend, which ``start_trend`` governs), measure z directly; no simulation round is needed.
+
+    Args:
+        dm01: the DM01 provider table (``ServiceData.dm01_provider``).
+        census_month: the last month read.
+        fallback_sd: sd used when fewer than VARIATION_MIN_CHANGES changes are published.
+    """
+    national = dm01[dm01["month"] <= census_month].groupby("month")[["waiting_list", "waiting_list_tests"]].sum()
+    national = national.loc[[m for m in national.index if m > add_months(census_month, -VARIATION_MONTHS)]]
+    months = list(national.index)
+    size, tests = national["waiting_list"], national["waiting_list_tests"]
+    changes = [(m, (size[m] - size[p]) / tests[m])
+               for p, m in zip(months, months[1:]) if add_months(p, 1) == m and tests[m] > 0]
+    if len(changes) < VARIATION_MIN_CHANGES:
+        published = {"changes": len(changes)}
+        return DiagnosticVariation(float(fallback_sd), 0.0, "rtt_flows", published)
+    x = np.array([c for _, c in changes])
+    rho = float(np.corrcoef(x[:-1], x[1:])[0, 1]) if x.std() > 0 else 0.0
+    published = {"changes": len(x), "first": changes[0][0], "last": changes[-1][0], "sd": float(x.std(ddof=1)),
+                 "autocorrelation": rho, "mean": float(x.mean())}
+    return DiagnosticVariation(float(x.std(ddof=1)), float(np.clip(rho, *VARIATION_RHO_BOUNDS)), "dm01", published)
+
+
+def request_multipliers(variation: DiagnosticVariation | None, seed: int, replication: int,
+                        n_months: int) -> np.ndarray:
+    """float64 ``[month]`` the replication's national multipliers on requests (mean one; ones for replication 0,
+    the central path, and without variation)."""
+    if variation is None or replication == 0:
+        return np.ones(n_months)
+    z = ar1_shocks(stream(seed, replication, "diagnostics"), n_months, variation.sd, variation.rho)
+    return np.exp(z - 0.5 * variation.sd ** 2)
+
+
 def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, ...], replications: np.ndarray,
                  usc_referrals_per_wd: np.ndarray, pioneer_codes: frozenset[str],
-                 in_turn_per_week: np.ndarray) -> DiagnosticInputs:
-    """Diagnostic inputs for a batch (each replication computed alone, so batching never matters)."""
+                 in_turn_per_week: np.ndarray, variation: DiagnosticVariation | None = None) -> DiagnosticInputs:
+    """Diagnostic inputs for a batch (each replication computed alone, so batching never matters).
+
+    ``variation``: the monthly variation of requests (None: none; also when the scenario turns it off)."""
+    variation = variation if scenario.diagnostics.monthly_variation else None
     cfg = scenario.diagnostics
     p = lay.providers
     seed = scenario.seed
@@ -238,7 +307,8 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
         policy = scenario.policies.rttt
         urgent_removed = removed if (policy is not None and not policy.exempt_urgent_cancer) else 0.0
         kept = np.stack([1.0 - urgent_removed + np.zeros_like(removed), 1.0 - removed, 1.0 - removed], axis=-1)
-        requests[k] = g_demand[:, None, None] * rates.requests_per_wd[None] * kept
+        shock = request_multipliers(variation, seed, r, n_months)
+        requests[k] = (g_demand * shock)[:, None, None] * rates.requests_per_wd[None] * kept
         extra, cost[k] = _lever_tests(scenario, lay, months, capacity0, seed, r)
         total_cap = g_capacity[:, None] * capacity0[None, :] + extra
         other_tests[k] = np.minimum(g_demand[:, None] * (p.planned_tests_per_wd + p.unscheduled_tests_per_wd)[None, :],

@@ -12,6 +12,7 @@ from sim.config_reforms import Ramp
 from sim.engine import diagnostics as dx
 from sim.model import NHSModel
 from sim.runner import plan_run
+from sim.scenarios import diagnostics as diag_inputs
 from sim.scenarios.build import batch_inputs
 from sim.scenarios.reforms import elective_multipliers, ramp_fraction
 from sim.service_plan import build_services, service_census_months
@@ -152,3 +153,55 @@ def test_the_services_can_start_from_the_third_dm01_month_on():
     months = service_census_months(6, 12)
     assert months[0] == "2024-10" and months[-1] == "2025-03" and len(months) == 6
     assert service_census_months(6, 3)[0] == "2024-10"  # the later of the two files decides
+
+
+def _dm01_england(lists: list[float], tests: list[float], months: list[str]):
+    import pandas as pd
+    return pd.DataFrame({"month": months, "waiting_list": lists, "waiting_list_tests": tests})
+
+
+def test_diagnostic_variation_is_sized_to_the_published_list_changes():
+    months = [f"2024-{m:02d}" for m in range(1, 10)]
+    tests = [1_000_000.0] * 9
+    # The list moves by +3% and -1% of a month's tests in turn: changes of mean 1% (the trend) and sd 2%.
+    lists = list(1_500_000 + np.cumsum([0] + [30_000 if k % 2 == 0 else -10_000 for k in range(8)]))
+    v = diag_inputs.size_monthly_variation(_dm01_england(lists, tests, months), "2024-09", fallback_sd=0.5)
+    assert v.basis == "dm01" and v.published["changes"] == 8
+    assert v.sd == pytest.approx(np.std([0.03, -0.01] * 4, ddof=1))
+    assert v.published["mean"] == pytest.approx(0.01)
+    assert v.rho == 0.0 and v.published["autocorrelation"] < -0.9  # alternation: clipped at 0
+    # Months after the census are not read; too few changes fall back to the RTT flows' shocks.
+    early = diag_inputs.size_monthly_variation(_dm01_england(lists, tests, months), "2024-05", fallback_sd=0.015)
+    assert (early.basis, early.sd, early.rho, early.published["changes"]) == ("rtt_flows", 0.015, 0.0, 4)
+    # A missing month breaks the run of changes rather than joining two months apart.
+    gap = [m for m in months if m != "2024-05"]
+    split = diag_inputs.size_monthly_variation(_dm01_england(lists[:4] + lists[5:], tests[:8], gap), "2024-09", 0.015)
+    assert split.published["changes"] == 6
+
+
+def test_request_multipliers_are_mean_one_with_the_sized_spread_and_none_for_the_central_path():
+    v = diag_inputs.DiagnosticVariation(sd=0.025, rho=0.3, basis="dm01", published={})
+    assert (diag_inputs.request_multipliers(v, 7, 0, 24) == 1.0).all()
+    assert (diag_inputs.request_multipliers(None, 7, 3, 24) == 1.0).all()
+    draws = np.stack([diag_inputs.request_multipliers(v, 7, r, 24) for r in range(1, 2001)])
+    assert draws.mean() == pytest.approx(1.0, abs=0.002)
+    assert np.log(draws).std() == pytest.approx(0.025, rel=0.05)
+    lag = np.corrcoef(np.log(draws[:, :-1]).ravel(), np.log(draws[:, 1:]).ravel())[0, 1]
+    assert lag == pytest.approx(0.3, abs=0.05)
+    np.testing.assert_array_equal(draws[4], diag_inputs.request_multipliers(v, 7, 5, 24))  # replication alone
+
+
+def test_diagnostic_requests_carry_the_monthly_variation_unless_it_is_off(planned):
+    scenario, plan = planned
+    v = plan.services.diagnostic_variation
+    assert v is not None and v.basis == "dm01" and v.published["last"] == "2025-03"
+    diag, _ = _services(scenario, plan, np.array([0, 1, 2]))
+    r = diag.inputs.requests_per_wd.sum(axis=(2, 3))
+    # Growth draws differ by replication, smoothly: the log ratio's second difference is the variation alone.
+    wiggle = np.diff(np.log(r[1:] / r[0]), n=2, axis=1)
+    assert wiggle.std() > 0.5 * v.sd
+    off = scenario.model_validate({**scenario.model_dump(), "diagnostics": {
+        **scenario.diagnostics.model_dump(), "monthly_variation": False}})
+    quiet, _ = _services(off, plan, np.array([0, 1, 2]))
+    q = quiet.inputs.requests_per_wd.sum(axis=(2, 3))
+    assert np.abs(np.diff(np.log(q[1:] / q[0]), n=2, axis=1)).max() < 0.01 * v.sd
