@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from sim.distributions import Triangular
 from sim.schema_types import Month, Ranged, _Model
@@ -82,9 +82,18 @@ class DiagnosticsConfig(_Model):
     demand_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
         _tri(2.0, 4.0, 6.0),
         description="Growth of waiting-list requests per working day. Assumption (docs/MODEL.md, diagnostics).")
-    capacity_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
-        _tri(2.0, 4.0, 6.0),
-        description="Growth of tests per working day (planned, unscheduled and waiting-list). Assumption.")
+    capacity_growth_pct_per_year: Optional[Ranged(-20, 30, "percent per year")] = Field(
+        None,
+        description="Growth of tests per working day (planned, unscheduled and waiting-list), drawn on its own. "
+        "Default null: each replication's demand growth plus capacity_growth_gap_pct_per_year, so capacity keeps "
+        "pace with demand as it has (docs/MODEL.md section 7).")
+    capacity_growth_gap_pct_per_year: Ranged(-10, 10, "percent per year") = Field(
+        _tri(-0.6, 0.0, 0.6),
+        description="Capacity growth minus demand growth (with capacity_growth_pct_per_year null). Assumption "
+        "informed by DM01: from November 2012 to November 2024 tests per month grew 4.2% a year (1.49m to "
+        "2.45m) while the list grew from 0.65m to 1.62m, the drift of a constant gap of about 0.06% a year; the "
+        "spread (sd 0.24) allows four times that, as one 12-year record (with a pandemic in it) says little about "
+        "the spread.")
     rtt_share_of_requests_pct: Ranged(0, 100, "percent") = Field(
         _tri(50.0, 65.0, 80.0),
         description="Share of non-urgent waiting-list requests made for RTT pathways (the rest: GP direct access "
@@ -114,6 +123,18 @@ class DiagnosticsConfig(_Model):
         "(sim.diagnostics_calibration.fit_in_turn; docs/MODEL.md).")
     capacity_levers: list[CapacityLever] = Field(default_factory=list, description="Dated capacity additions.")
 
+    @model_validator(mode="after")
+    def _one_capacity_growth(self) -> "DiagnosticsConfig":
+        _one_of(self, "capacity_growth_pct_per_year", "capacity_growth_gap_pct_per_year")
+        return self
+
+
+def _one_of(block: _Model, own: str, gap: str) -> None:
+    """A capacity growth drawn on its own leaves no use for the gap to demand: refuse both rather than ignore one."""
+    if getattr(block, own) is not None and gap in block.model_fields_set:
+        raise ValueError(f"{own} and {gap} are both set; set {own} (capacity drawn on its own) or {gap} (capacity "
+                         "growth = demand growth + the gap), not both")
+
 
 class CancerConfig(_Model):
     """Cancer waiting times: faster diagnosis (28 days), 62-day and 31-day standards, at day resolution."""
@@ -125,9 +146,16 @@ class CancerConfig(_Model):
         _tri(3.0, 5.0, 7.0),
         description="Growth of urgent suspected cancer referrals. Assumption below the 2021-25 trend (about 7% a "
         "year in the FDS totals of cancer_national_monthly.csv).")
-    treatment_capacity_growth_pct_per_year: Ranged(-20, 30, "percent per year") = Field(
-        _tri(3.0, 5.0, 7.0),
-        description="Growth of first and subsequent cancer treatment capacity. Assumption: keeps pace with referrals.")
+    treatment_capacity_growth_pct_per_year: Optional[Ranged(-20, 30, "percent per year")] = Field(
+        None,
+        description="Growth of first and subsequent cancer treatment capacity, drawn on its own. Default null: each "
+        "replication's referral growth plus treatment_capacity_gap_pct_per_year (capacity keeps pace with referrals).")
+    treatment_capacity_gap_pct_per_year: Ranged(-10, 10, "percent per year") = Field(
+        _tri(-1.2, 0.0, 1.2),
+        description="Treatment capacity growth minus referral growth (with treatment_capacity_growth_pct_per_year "
+        "null). Assumption informed by the national series: from 2022/23 to 2024/25 FDS pathways and 31-day "
+        "treatments both grew 12.4% (cancer_national_monthly.csv), while single years differed by up to 2.8 points; "
+        "sd 0.49.")
     fds_wait_sigma: float = Field(0.7, gt=0.05, le=3, description="Log-scale spread of the time from urgent "
                                   "referral to diagnosis or ruling out. Assumption.")
     treatment_wait_sigma: float = Field(0.6, gt=0.05, le=3, description="Log-scale spread of the wait from "
@@ -145,3 +173,9 @@ class CancerConfig(_Model):
     treatment_capacity_headroom_pct: float = Field(15.0, ge=0, le=100, description="Treatment capacity above the "
                                                    "start's steady-state treatments. Assumption: at least 10% is needed for "
                                                    "the weekly arrival cycle (docs/MODEL.md).")
+
+    @model_validator(mode="after")
+    def _one_capacity_growth(self) -> "CancerConfig":
+        _one_of(self, "treatment_capacity_growth_pct_per_year", "treatment_capacity_gap_pct_per_year")
+        return self
+

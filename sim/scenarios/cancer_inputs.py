@@ -10,7 +10,7 @@ from sim.config import Scenario
 from sim.scenarios.cancer import CancerCalibration
 from sim.rng import stream
 from sim.scenarios.flows import ar1_shocks, growth_factors
-from sim.scenarios.parameters import value
+from sim.scenarios.parameters import capacity_growth, value
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,12 @@ def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str
     fds_shock, treat_shock = np.zeros((n_reps, n_months)), np.zeros((n_reps, n_months))
     v = calib.variation if cfg.monthly_variation else None
     for k, r in enumerate(int(x) for x in replications):
-        demand = growth_factors(months, value(cfg.referral_growth_pct_per_year, scenario.seed, r,
-                                       "cancer.referral_growth_pct_per_year", -20, 30))[:, None]
-        supply = growth_factors(months, value(cfg.treatment_capacity_growth_pct_per_year, scenario.seed, r,
-                                       "cancer.treatment_capacity_growth_pct_per_year", -20, 30))[:, None]
+        referral_pct = value(cfg.referral_growth_pct_per_year, scenario.seed, r, "cancer.referral_growth_pct_per_year",
+                             -20, 30)
+        demand = growth_factors(months, referral_pct)[:, None]
+        supply = growth_factors(months, capacity_growth(cfg, "cancer.treatment_capacity_growth_pct_per_year",
+                                                        "cancer.treatment_capacity_gap_pct_per_year", referral_pct,
+                                                        scenario.seed, r))[:, None]
         referrals[k] = demand * calib.referrals_per_wd[None, :] * national_scale
         subsequent[k] = demand * calib.subsequent_per_wd[None, :] * national_scale
         capacity[k] = supply * calib.treat_capacity_per_day[None, :] * national_scale

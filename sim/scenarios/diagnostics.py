@@ -38,7 +38,7 @@ from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, in_turn_hazard
 from sim.metrics import Geography
 from sim.rng import stream
 from sim.scenarios.flows import ar1_shocks, growth_factors
-from sim.scenarios.parameters import value
+from sim.scenarios.parameters import capacity_growth, value
 from sim.scenarios.reforms import ramp_fraction, rttt_removal_share
 
 #: Tests that urgent suspected cancer pathways use (imaging and endoscopy).
@@ -293,10 +293,11 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
     start = np.zeros((n_reps, n_rows, N_SOURCES, DIAG_BINS), dtype=np.float32)
     pioneer = np.isin(np.array(p.provider_codes)[p.row_provider], sorted(pioneer_codes))
     for k, r in enumerate(int(x) for x in replications):
-        g_demand = growth_factors(months, value(cfg.demand_growth_pct_per_year, seed, r,
-                                         "diagnostics.demand_growth_pct_per_year", -20, 30))
-        g_capacity = growth_factors(months, value(cfg.capacity_growth_pct_per_year, seed, r,
-                                           "diagnostics.capacity_growth_pct_per_year", -20, 30))
+        demand_pct = value(cfg.demand_growth_pct_per_year, seed, r, "diagnostics.demand_growth_pct_per_year", -20, 30)
+        g_demand = growth_factors(months, demand_pct)
+        g_capacity = growth_factors(months, capacity_growth(cfg, "diagnostics.capacity_growth_pct_per_year",
+                                                            "diagnostics.capacity_growth_gap_pct_per_year",
+                                                            demand_pct, seed, r))
         rtt_share = value(cfg.rtt_share_of_requests_pct, seed, r, "diagnostics.rtt_share_of_requests_pct", 0, 100) / 100
         per_referral = value(cfg.urgent_tests_per_referral, seed, r, "diagnostics.urgent_tests_per_referral", 0, 5)
         coupling[k] = value(cfg.rtt_pathways_needing_test_pct, seed, r,

@@ -24,6 +24,16 @@ def value(p: Param, seed: int, replication: int, name: str, low: float = -np.inf
     return sample(p, parameter_stream(seed, replication, name), low, high)
 
 
+def capacity_growth(block: object, own: str, gap: str, demand_pct: float, seed: int, replication: int) -> float:
+    """A service's capacity growth (% a year): the ``block.own`` parameter drawn on its own when set, else the
+    replication's demand growth plus a draw of ``block.gap`` (``own``/``gap``: dotted scenario keys)."""
+    own_p = getattr(block, own.rsplit(".", 1)[1])
+    if own_p is not None:
+        return value(own_p, seed, replication, own, -20, 30)
+    gap_p = getattr(block, gap.rsplit(".", 1)[1])
+    return min(max(demand_pct + value(gap_p, seed, replication, gap, -10, 10), -20.0), 30.0)
+
+
 def _growth(configured: Param | None, fitted: FittedTrend) -> Param:
     if configured is not None:
         return configured

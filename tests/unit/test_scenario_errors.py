@@ -158,6 +158,8 @@ CASES = [
     # Diagnostics and cancer (sim/config_services.py).
     Case("diagnostics_key_typo.yaml", "diagnostics.demand_grwoth_pct_per_year", "demand_grwoth_pct_per_year:",
          ("unknown key", "capacity_levers", "Did you mean 'demand_growth_pct_per_year'?")),
+    Case("diagnostics_capacity_growth_twice.yaml", "diagnostics", "diagnostics:",
+         ("capacity_growth_pct_per_year and capacity_growth_gap_pct_per_year are both set", "not both")),
     Case("cancer_key_typo.yaml", "cancer.fds_wait_sigm", "fds_wait_sigm:",
          ("unknown key", "treatment_wait_sigma", "Did you mean 'fds_wait_sigma'?")),
     Case("diagnostics_enabled_yes.yaml", "diagnostics.enabled", "diagnostics:",

@@ -14,6 +14,7 @@ from sim.model import NHSModel
 from sim.runner import plan_run
 from sim.scenarios import diagnostics as diag_inputs
 from sim.scenarios.build import batch_inputs
+from sim.scenarios.parameters import capacity_growth
 from sim.scenarios.reforms import elective_multipliers, ramp_fraction
 from sim.service_plan import build_services, service_census_months
 
@@ -205,3 +206,29 @@ def test_diagnostic_requests_carry_the_monthly_variation_unless_it_is_off(planne
     quiet, _ = _services(off, plan, np.array([0, 1, 2]))
     q = quiet.inputs.requests_per_wd.sum(axis=(2, 3))
     assert np.abs(np.diff(np.log(q[1:] / q[0]), n=2, axis=1)).max() < 0.01 * v.sd
+
+
+def test_service_capacity_keeps_pace_with_demand_unless_drawn_on_its_own(planned):
+    scenario, _ = planned
+    cfg = scenario.diagnostics
+    own, gap = "diagnostics.capacity_growth_pct_per_year", "diagnostics.capacity_growth_gap_pct_per_year"
+    assert capacity_growth(cfg, own, gap, 4.0, 7, 0) == 4.0  # the central path: demand growth, no gap
+    draws = np.array([capacity_growth(cfg, own, gap, 4.0, 7, r) - 4.0 for r in range(1, 2001)])
+    assert abs(draws.mean()) < 0.02 and draws.std() == pytest.approx(0.6 / 6 ** 0.5, rel=0.08)  # tri(-0.6, 0, 0.6)
+    assert np.abs(draws).max() <= 0.6
+    assert capacity_growth(cfg, own, gap, 29.9, 7, 1) <= 30.0  # clipped to the growth range
+    alone = cfg.model_validate({**cfg.model_dump(exclude={"capacity_growth_gap_pct_per_year"}),
+                                "capacity_growth_pct_per_year": {"dist": "uniform", "low": 1, "high": 2}})
+    independent = [capacity_growth(alone, own, gap, 4.0, 7, r) for r in range(1, 200)]
+    assert 1.0 <= min(independent) and max(independent) <= 2.0  # the demand draw plays no part
+
+
+def test_cancer_treatment_capacity_follows_referral_growth_by_default(planned):
+    scenario, plan = planned
+    _, cancer = _services(scenario, plan, np.array([0, 1, 2, 3]))
+    inp = cancer.inputs
+    # Month 0 to the last month: capacity grows as referrals do, within the gap's tri(-1.2, 0, 1.2) a year.
+    referral_growth = inp.referrals_per_wd[:, -1].sum(axis=1) / inp.referrals_per_wd[:, 0].sum(axis=1)
+    capacity_growth_ = inp.treat_capacity_per_day[:, -1].sum(axis=1) / inp.treat_capacity_per_day[:, 0].sum(axis=1)
+    np.testing.assert_allclose(capacity_growth_[0], referral_growth[0])
+    assert (np.abs(np.log(capacity_growth_ / referral_growth)) < 0.02).all()  # 5 months: well under 2%
