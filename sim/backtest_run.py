@@ -103,6 +103,10 @@ def observed_by_kind(paths: list[Path] | tuple[Path, ...]) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for path in paths:
         kind = file_kind(path)
+        if kind == "trusts":
+            raise InputError(key_path="--observed", value=str(path), problem="is a trusts file (a start position, "
+                             "not an observed series)", allowed="a national RTT, diagnostics or cancer series, or a "
+                             "DM01 or CWT provider file; a trusts file goes in a scenario's world.trusts_csv")
         table = {"diagnostics": "diagnostics_national", "cancer": "cancer_national"}.get(kind, kind)
         if table in out:
             raise InputError(key_path="--observed", value=str(path), problem=f"is a second {kind} file (the first: "

@@ -18,10 +18,11 @@ from sim.service_data import SERVICE_TABLES, read_user_table
 
 #: kind -> the column that says a file is of that kind.
 FILE_KINDS = {**{kind: spec[2] for kind, spec in ref.OBSERVED_KINDS.items()},
-              "dm01_provider": "test_id", "cwt_provider": "standard"}
+              "dm01_provider": "test_id", "cwt_provider": "standard", "trusts": "treatment_function_code"}
 #: The ``world`` key a run names each kind of file with.
 WORLD_KEYS = {"rtt": "national_rtt_csv", "diagnostics": "diagnostics_national_csv",
-              "cancer": "cancer_national_csv", "dm01_provider": "dm01_provider_csv", "cwt_provider": "cwt_provider_csv"}
+              "cancer": "cancer_national_csv", "dm01_provider": "dm01_provider_csv", "cwt_provider": "cwt_provider_csv",
+              "trusts": "trusts_csv"}
 
 
 def file_kind(path: str | Path) -> str:
@@ -38,8 +39,8 @@ def file_kind(path: str | Path) -> str:
                                  + ", ".join(FILE_KINDS.values()), 1,
                                  allowed="the columns of a file in sim/data: rtt_national_monthly.csv, "
                                          "diagnostics_national_monthly.csv, cancer_national_monthly.csv, "
-                                         "dm01_provider_test_monthly.csv.gz or cwt_provider_monthly.csv.gz "
-                                         "(docs/DATA.md)")
+                                         "dm01_provider_test_monthly.csv.gz, cwt_provider_monthly.csv.gz, or a "
+                                         "trusts file like example_trusts.csv (docs/DATA.md)")
 
 
 def describe_file(path: str | Path, kind: str | None = None) -> list[str]:
@@ -51,11 +52,14 @@ def describe_file(path: str | Path, kind: str | None = None) -> list[str]:
     kind = kind or file_kind(path)
     if kind in ref.OBSERVED_KINDS:
         lines = _describe_national(path, kind)
+    elif kind == "trusts":
+        lines = _describe_trusts(path)
     else:
         lines = _describe_provider(path, kind)
+    tools = {"rtt": "; sim calibrate and sim backtest with --observed", "trusts": ""}.get(
+        kind, "; sim backtest with --observed")
     return lines + [f"a scenario uses it with world: {{{WORLD_KEYS[kind]}: {Path(path).name}}} (path relative to "
-                    "the scenario file)" + ("; sim calibrate and sim backtest with --observed" if kind == "rtt" else
-                                            "; sim backtest with --observed")]
+                    f"the scenario file){tools}"]
 
 
 def _months_lines(months: list[str]) -> list[str]:
@@ -115,3 +119,19 @@ def _describe_provider(path: str | Path, kind: str) -> list[str]:
         lines.append(f"cannot start a run: a census month needs {least} of the {window} months to it in the file")
     return lines
 
+
+
+def _describe_trusts(path: str | Path) -> list[str]:
+    from sim.world import load_world, read_trusts_file
+
+    world = load_world()
+    rows = read_trusts_file(path, world.trust_codes, world.specialty_codes)
+    total = float(rows["waiting_list"].sum())
+    england = float(ref.rtt_national().loc["2025-03", "waiting_list"])
+    lines = [f"trusts file: {rows['org_code'].nunique()} trusts, {rows['treatment_function_code'].nunique()} "
+             f"treatment functions, {total:,.0f} waiting ({100 * total / england:.1f}% of England's March 2025 list; "
+             "a run then covers these trusts and starts from exactly these lists)"]
+    for column, what in (("within_18w", "within 18 weeks"), ("over_52w", "over 52 weeks")):
+        if column in rows:
+            lines.append(f"{100 * rows[column].sum() / total:.1f}% {what} (each trust's own share sets its start)")
+    return lines

@@ -168,3 +168,17 @@ def test_two_observed_files_of_one_kind_are_refused(sim_cli, newer, tmp_path):
                      "--out", tmp_path / "bt")
     assert result.returncode == 2 and "is a second dm01_provider file" in result.stderr, result.stderr
     assert not (tmp_path / "bt").exists()
+
+
+def test_a_trusts_file_is_checked_and_described_but_is_no_observed_series(sim_cli, example_trusts_csv, tmp_path):
+    result = sim_cli("data", "check", example_trusts_csv)
+    assert result.returncode == 0, result.stderr
+    assert "trusts file: 3 trusts, 5 treatment functions, 76,900 waiting" in result.stdout
+    assert "world: {trusts_csv: example_trusts.csv}" in result.stdout and "--observed" not in result.stdout
+    bad = tmp_path / "trusts.csv"
+    bad.write_text("org_code,treatment_function_code,waiting_list\nRR8,C_999,100\n", encoding="utf-8")
+    check = sim_cli("data", "check", bad)
+    assert check.returncode == 2 and ":2: treatment_function_code: 'C_999' is not an RTT treatment function" \
+        in check.stderr
+    backtest = sim_cli("backtest", "--cutoff", "2024-10", "--observed", example_trusts_csv, "--out", tmp_path / "bt")
+    assert backtest.returncode == 2 and "is a trusts file" in backtest.stderr and "world.trusts_csv" in backtest.stderr
