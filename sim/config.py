@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sim.config_aft import AFTWaves
 from sim.config_finance import FinanceConfig
@@ -63,12 +63,30 @@ class WorldConfig(_Model):
         "the cancer pathway is calibrated to, its month-to-month variation and the charts' points. Default: the "
         "shipped series.",
     )
-    trust_lists: Literal["published_2025_03", "activity_proxy"] = Field(
-        "published_2025_03",
-        description="Where each trust's start list and its % within 18 weeks come from (without a trusts_csv): "
-        "the March 2025 published trust totals (sim/data/rtt_trust_totals_2025_03.csv), or the activity proxy "
-        "with the national shape for every trust (docs/DATA.md).",
+    trust_totals_csv: Optional[str] = Field(
+        None,
+        description="Your own monthly trust totals (the columns of sim/data/rtt_trust_totals_2025_03.csv: org_code, "
+        "month, incomplete_pathways, within_18w; any months), path relative to the scenario file: each trust's "
+        "start list and % within 18 weeks come from its month before `start` (trust_lists: published). Default: "
+        "the shipped March 2025 table.",
     )
+    trust_lists: Literal["published", "published_2025_03", "activity_proxy"] = Field(
+        "published",
+        description="Where each trust's start list and its % within 18 weeks come from (without a trusts_csv): "
+        "the published trust totals (world.trust_totals_csv at the month before start, else the shipped March "
+        "2025 table sim/data/rtt_trust_totals_2025_03.csv; published_2025_03 is the older name of the same), or "
+        "the activity proxy with the national shape for every trust (docs/DATA.md).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source_of_trust_lists(self) -> "WorldConfig":
+        if self.trust_totals_csv and self.trusts_csv:
+            raise ValueError("trusts_csv and trust_totals_csv are both set; a trusts_csv gives the start lists "
+                             "itself, so set one of them")
+        if self.trust_totals_csv and self.trust_lists == "activity_proxy":
+            raise ValueError("trust_totals_csv is set but trust_lists is activity_proxy, which does not read it; "
+                             "use trust_lists: published, or drop trust_totals_csv")
+        return self
     trust_capacity_variation_pct: Ranged(0, 50, "percent") = Field(
         5.0,
         description="Standard deviation (%) of a persistent per-trust capacity multiplier drawn once per "

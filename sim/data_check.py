@@ -18,11 +18,12 @@ from sim.service_data import SERVICE_TABLES, read_user_table
 
 #: kind -> the column that says a file is of that kind.
 FILE_KINDS = {**{kind: spec[2] for kind, spec in ref.OBSERVED_KINDS.items()},
-              "dm01_provider": "test_id", "cwt_provider": "standard", "trusts": "treatment_function_code"}
+              "dm01_provider": "test_id", "cwt_provider": "standard", "trusts": "treatment_function_code",
+              "trust_totals": "incomplete_pathways"}
 #: The ``world`` key a run names each kind of file with.
 WORLD_KEYS = {"rtt": "national_rtt_csv", "diagnostics": "diagnostics_national_csv",
               "cancer": "cancer_national_csv", "dm01_provider": "dm01_provider_csv", "cwt_provider": "cwt_provider_csv",
-              "trusts": "trusts_csv"}
+              "trusts": "trusts_csv", "trust_totals": "trust_totals_csv"}
 
 
 def file_kind(path: str | Path) -> str:
@@ -39,8 +40,9 @@ def file_kind(path: str | Path) -> str:
                                  + ", ".join(FILE_KINDS.values()), 1,
                                  allowed="the columns of a file in sim/data: rtt_national_monthly.csv, "
                                          "diagnostics_national_monthly.csv, cancer_national_monthly.csv, "
-                                         "dm01_provider_test_monthly.csv.gz, cwt_provider_monthly.csv.gz, or a "
-                                         "trusts file like example_trusts.csv (docs/DATA.md)")
+                                         "dm01_provider_test_monthly.csv.gz, cwt_provider_monthly.csv.gz, "
+                                         "rtt_trust_totals_2025_03.csv, or a trusts file like example_trusts.csv "
+                                         "(docs/DATA.md)")
 
 
 def describe_file(path: str | Path, kind: str | None = None) -> list[str]:
@@ -54,9 +56,12 @@ def describe_file(path: str | Path, kind: str | None = None) -> list[str]:
         lines = _describe_national(path, kind)
     elif kind == "trusts":
         lines = _describe_trusts(path)
+    elif kind == "trust_totals":
+        lines = _describe_trust_totals(path)
     else:
         lines = _describe_provider(path, kind)
-    tools = {"rtt": "; sim calibrate and sim backtest with --observed", "trusts": ""}.get(
+    tools = {"rtt": "; sim calibrate and sim backtest with --observed", "trusts": "",
+             "trust_totals": "; sim backtest with --observed (starts and scores each trust)"}.get(
         kind, "; sim backtest with --observed")
     return lines + [f"a scenario uses it with world: {{{WORLD_KEYS[kind]}: {Path(path).name}}} (path relative to "
                     f"the scenario file){tools}"]
@@ -134,4 +139,34 @@ def _describe_trusts(path: str | Path) -> list[str]:
     for column, what in (("within_18w", "within 18 weeks"), ("over_52w", "over 52 weeks")):
         if column in rows:
             lines.append(f"{100 * rows[column].sum() / total:.1f}% {what} (each trust's own share sets its start)")
+    return lines
+
+
+def _describe_trust_totals(path: str | Path) -> list[str]:
+    from sim.world import load_world, read_trust_totals
+
+    world = load_world()
+    df = read_trust_totals(path)
+    months = sorted(set(df["month"]))
+    last = df[df["month"] == months[-1]]
+    rtt = set(world.rtt_trust_codes)
+    lines = [f"trust totals, {months[0]} to {months[-1]} ({len(months)} months; {df['org_code'].nunique()} trusts)",
+             *_months_lines(months),
+             f"{months[-1]}: {last['incomplete_pathways'].sum():,.0f} waiting at {len(last)} trusts, "
+             f"{100 * last['within_18w'].sum() / last['incomplete_pathways'].sum():.1f}% within 18 weeks"]
+    outside = sorted(set(df["org_code"]) - rtt)
+    ods = set(ref.ods_trusts()["org_code"])
+    if outside:
+        # A code ODS knows is a trust the model gives no RTT list; one it does not know may be a typo.
+        lines.append(f"{len(outside)} codes are not among the world's {len(rtt)} RTT trusts and are left out "
+                     "(community, mental health and other trusts get no RTT list; a code ODS does not know may be "
+                     "a typo): " + ", ".join(c if c in ods else f"{c} (not an ODS trust code)"
+                                             f"{ref.did_you_mean(c, tuple(sorted(rtt)))}"
+                                             for c in outside[:12]) + (" ..." if len(outside) > 12 else ""))
+    missing = sorted(rtt - set(last["org_code"]))
+    if missing:
+        lines.append(f"{len(missing)} of the world's {len(rtt)} RTT trusts are not in {months[-1]} (e.g. "
+                     f"{', '.join(missing[:3])}): a run starting then places them by the activity proxy")
+    lines.append(f"a run can start in any month after one it holds ({add_months(months[0], 1)} to "
+                 f"{add_months(months[-1], 1)}; trust_lists: published)")
     return lines

@@ -386,9 +386,12 @@ def rtt_trust_totals() -> pd.DataFrame:
         (scenario ``world.trust_lists``); also measures the activity proxy in
         :mod:`sim.world`. docs/DATA.md has its provenance and limits.
     """
-    cols = schema("org_code:code! month:month! incomplete_pathways:count! within_18w:count! source:text "
-                  "note:text")
-    return _load("rtt_trust_totals_2025_03.csv", cols, ("org_code",))
+    return _load("rtt_trust_totals_2025_03.csv", TRUST_TOTALS_COLUMNS, ("org_code",))
+
+
+#: Columns of a trust totals file (the shipped March 2025 one, or a user's monthly series).
+TRUST_TOTALS_COLUMNS = schema("org_code:code! month:month! incomplete_pathways:count! within_18w:count! "
+                              "source:text note:text")
 
 
 def trust_successors() -> pd.DataFrame:

@@ -9,6 +9,7 @@ the number of workers or the order in which batches finish.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import math
@@ -36,7 +37,7 @@ from sim.scenarios.build import RowLayout, batch_inputs
 from sim.finance_plan import FinancePlan, batch_finance, finance_geography, plan_finance
 from sim.service_data import SERVICE_TABLES, ServiceData, read_service_data
 from sim.service_plan import ServicePlan, build_services, plan_services
-from sim.world import World, load_world
+from sim.world import World, load_world, read_trust_totals
 from sim.yamlio import LoadedDocument
 
 # A replication to 2035 holds about 34 MB while it runs (inputs by month, state, its results), so 16
@@ -134,7 +135,7 @@ def service_data_for(scenario: Scenario, doc: LoadedDocument, tables: tuple[str,
 
 
 #: The ``world`` keys that name a user's data file.
-WORLD_FILE_KEYS = ("trusts_csv", "national_rtt_csv", *(spec[0] for spec in SERVICE_TABLES.values()))
+WORLD_FILE_KEYS = ("trusts_csv", "trust_totals_csv", "national_rtt_csv", *(spec[0] for spec in SERVICE_TABLES.values()))
 
 
 def input_files(scenario: Scenario, doc: LoadedDocument) -> dict[str, dict[str, str]]:
@@ -186,6 +187,11 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
     trusts_path = _world_file(doc, "trusts_csv", scenario.world.trusts_csv,
                               "with columns org_code, treatment_function_code, waiting_list")
     world = load_world(trusts_path)
+    totals_path = _world_file(doc, "trust_totals_csv", scenario.world.trust_totals_csv,
+                              "with columns org_code, month, incomplete_pathways, within_18w")
+    if totals_path is not None:
+        world = with_trust_totals(world, read_trust_totals(totals_path), census_month, doc,
+                                  scenario.world.trust_totals_csv)
     national = float(observed.loc[census_month, "waiting_list"])
     stock, rec = national_start_stock(observed, census_month, calib.admitted_share_of_list)
     lists, trust_pct = trust_lists(world, scenario.world.trust_lists, national)
@@ -214,6 +220,29 @@ def plan_run(scenario: Scenario, doc: LoadedDocument) -> RunPlan:
                    plan_finance(scenario, doc, geography, world))
 
 
+def with_trust_totals(world: World, totals: pd.DataFrame, census_month: str, doc: LoadedDocument,
+                      name: str) -> World:
+    """The world with each RTT trust's published list and % within 18 weeks taken from ``totals`` at the census
+    month (NaN for a trust the file leaves out: it falls back to the activity proxy, as with the shipped table).
+
+    Raises:
+        InputError: the file holds no row for the census month (at ``world.trust_totals_csv``).
+    """
+    month = totals[totals["month"] == census_month].set_index("org_code")
+    if month.empty:
+        held = sorted(set(totals["month"]))
+        raise scenario_error(doc, ("world", "trust_totals_csv"), name,
+                             f"holds no trust totals for {census_month}, the month before the start",
+                             f"a file with {census_month} in it (it holds {held[0]} to {held[-1]}), or a start "
+                             f"the month after one it holds")
+    codes = list(world.rtt_trust_codes)
+    lists = month["incomplete_pathways"].reindex(codes).to_numpy(dtype=np.float64)
+    pct = (100.0 * month["within_18w"] / month["incomplete_pathways"]).reindex(codes).to_numpy(dtype=np.float64)
+    for a in (lists, pct):
+        a.setflags(write=False)
+    return dataclasses.replace(world, rtt_trust_published_list=lists, rtt_trust_published_within_18w_pct=pct)
+
+
 def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, np.ndarray]:
     """``[trust, specialty]`` start lists and each trust's % within 18 weeks (NaN: national shape).
 
@@ -229,7 +258,7 @@ def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, 
         return lists, pct
     share = np.asarray(world.rtt_share, dtype=np.float64)
     mix = share / share.sum(axis=1, keepdims=True)
-    if basis == "published_2025_03" and world.rtt_trust_published_list is not None:
+    if basis in ("published", "published_2025_03") and world.rtt_trust_published_list is not None:
         published = np.asarray(world.rtt_trust_published_list, dtype=np.float64)
         proxy_totals = share.sum(axis=1) * np.nansum(published) / share.sum()
         totals = np.where(np.isnan(published), proxy_totals, published)

@@ -399,6 +399,30 @@ def read_trusts_file(path: str | Path, trust_codes: tuple[str, ...],
     return df
 
 
+def read_trust_totals(path: str | Path) -> pd.DataFrame:
+    """Read and check a user's monthly trust totals (the columns of ``rtt_trust_totals_2025_03.csv``).
+
+    Rows are ``org_code, month`` (each pair once) with ``incomplete_pathways``
+    and ``within_18w`` (pathways at month end); ``source`` and ``note`` may be
+    absent; ``within_18w`` cannot exceed the list. Codes that are not RTT trusts
+    of the world are kept here and left out by the run (NHS England's provider
+    files carry a few, e.g. TAD in the shipped table); ``sim data check`` lists them.
+
+    Raises:
+        ReferenceDataError: naming the file, line and column of the first problem.
+    """
+    label = str(path)
+    columns = [ref.Column(c.name, c.kind, c.nullable, c.required and c.name not in ("source", "note"), c.allowed)
+               for c in ref.TRUST_TOTALS_COLUMNS]
+    df, lines = ref.read_csv_file(path, columns, unique=("org_code", "month"), allow_extra=False, with_lines=True)
+    if df.empty:
+        raise ReferenceDataError(label, "has no data rows")
+    ref.check_rows(df["within_18w"] > df["incomplete_pathways"], label, lines, "within_18w",
+                   lambda i: f"{df['within_18w'].iloc[i]:g} exceeds incomplete_pathways "
+                             f"{df['incomplete_pathways'].iloc[i]:g}")
+    return df
+
+
 def _user_rtt(path: Path, trusts: pd.DataFrame, codes: tuple[str, ...]) -> dict[str, object]:
     rows = read_trusts_file(path, tuple(trusts["org_code"]), codes)
     position = {c: i for i, c in enumerate(trusts["org_code"])}

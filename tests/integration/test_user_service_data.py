@@ -182,3 +182,56 @@ def test_a_trusts_file_is_checked_and_described_but_is_no_observed_series(sim_cl
         in check.stderr
     backtest = sim_cli("backtest", "--cutoff", "2024-10", "--observed", example_trusts_csv, "--out", tmp_path / "bt")
     assert backtest.returncode == 2 and "is a trusts file" in backtest.stderr and "world.trusts_csv" in backtest.stderr
+
+
+def _trust_totals(folder: Path) -> tuple[Path, str, str]:
+    """March 2025's shipped trust totals and a made-up June 2025 in which the first trust's list doubles."""
+    march = _shipped("rtt_trust_totals_2025_03.csv")
+    june = march.assign(month="2025-06", source="made up for a test", note="")
+    first, second = march["org_code"].iloc[0], march["org_code"].iloc[1]
+    june.loc[june["org_code"] == first, "incomplete_pathways"] = str(2 * int(march["incomplete_pathways"].iloc[0]))
+    path = folder / "trust_totals.csv"
+    pd.concat([march, june]).to_csv(path, index=False)
+    return path, first, second
+
+
+def test_trust_start_lists_come_from_a_users_trust_totals_at_the_census_month(sim_cli, baseline_yaml, newer,
+                                                                              tmp_path):
+    totals, first, second = _trust_totals(tmp_path)
+    check = sim_cli("data", "check", totals)
+    assert check.returncode == 0, check.stderr
+    assert "trust totals, 2025-03 to 2025-06 (2 months; " in check.stdout
+    assert "months missing between the first and the last: 2025-04, 2025-05" in check.stdout
+    ratios = {}
+    for label, world in (("shipped", ""), ("user", f"  trust_totals_csv: {totals.name}\n")):
+        scenario = tmp_path / f"{label}.yaml"
+        scenario.write_text(f"extends: {baseline_yaml}\nname: {label}\nstart: 2025-07\nend: 2025-07\n"
+                            f"world:\n  national_rtt_csv: {newer['rtt']}\n{world}"
+                            "diagnostics: {enabled: false}\ncancer: {enabled: false}\nfinance: {enabled: false}\n")
+        result = sim_cli("run", scenario, "--reps", "1", "--jobs", "1", "--quiet", "--out", tmp_path / label)
+        assert result.returncode == 0, result.stderr
+        summary = pd.read_csv(tmp_path / label / "summary.csv", dtype={"date": str, "breakdown": str})
+        start = summary.query("metric == 'rtt_waiting_list' and level == 'trust' and breakdown == 'all' "
+                              "and date == '2025-06-30'").set_index("area_code")["point"]
+        ratios[label] = start[first] / start[second]
+    march = _shipped("rtt_trust_totals_2025_03.csv").set_index("org_code")["incomplete_pathways"].astype(float)
+    assert ratios["shipped"] == pytest.approx(march[first] / march[second], rel=1e-4)
+    assert ratios["user"] == pytest.approx(2 * march[first] / march[second], rel=1e-4)
+    manifest = json.loads((tmp_path / "user" / "manifest.json").read_text())
+    assert "trust_totals_csv" in manifest["input_files"]
+
+
+@pytest.mark.parametrize(("world", "fragment"), [
+    ("  trust_totals_csv: trust_totals.csv\n", "world.trust_totals_csv: value 'trust_totals.csv' holds no trust "
+                                              "totals for 2025-01"),
+    ("  trust_totals_csv: trust_totals.csv\n  trust_lists: activity_proxy\n", "activity_proxy, which does not read it"),
+])
+def test_trust_totals_that_cannot_serve_the_start_are_refused(sim_cli, baseline_yaml, tmp_path, world, fragment):
+    _trust_totals(tmp_path)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: s\nstart: 2025-02\ncalibration: national_2024-03\n"
+                        "diagnostics: {enabled: false}\ncancer: {enabled: false}\nfinance: {enabled: false}\n"
+                        f"world:\n{world}")
+    result = sim_cli("run", scenario, "--reps", "1", "--out", tmp_path / "run")
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr
+    assert not (tmp_path / "run").exists()
