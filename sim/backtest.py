@@ -32,18 +32,23 @@ def _error(forecast: np.ndarray, observed: np.ndarray, unit: str) -> float:
 
 
 def score(summary: pd.DataFrame, observed: dict[str, pd.Series], cutoff: str,
-          metrics: tuple[str, ...] = BACKTEST_METRICS) -> pd.DataFrame:
+          metrics: tuple[str, ...] = BACKTEST_METRICS, area: tuple[str, str] | None = None) -> pd.DataFrame:
     """One row per metric: model and persistence errors, and band coverage.
 
     Args:
-        summary: summary.csv rows of the forecast run (national level is used).
+        summary: summary.csv rows of the forecast run (national level is used, or ``area``).
         observed: published series per metric name, indexed by month end
             (:func:`sim.pipeline.observed_history`).
         cutoff: last month the forecast knew (persistence holds its value); a
             metric without a published value at the cutoff, or in the run, is
             not scored.
+        area: ``(level, area_code)`` to score instead of England, e.g. ``("trust", "RR8")``.
     """
-    national = summary[(summary["level"] == "national") & (summary["breakdown"] == "all")]
+    if area is None:
+        national = summary[(summary["level"] == "national") & (summary["breakdown"] == "all")]
+    else:
+        national = summary[(summary["level"] == area[0]) & (summary["area_code"] == area[1])
+                           & (summary["breakdown"] == "all")]
     rows = []
     for metric in metrics:
         if metric not in observed:
@@ -67,6 +72,45 @@ def score(summary: pd.DataFrame, observed: dict[str, pd.Series], cutoff: str,
             "coverage_5_95": float(np.mean((obs >= f["p5"]) & (obs <= f["p95"]))),
         })
     return pd.DataFrame(rows)
+
+
+#: Trust-level metrics a trust totals file can score (its columns give the list and % within 18 weeks).
+TRUST_METRICS = ("rtt_waiting_list", "rtt_within_18w_pct")
+
+
+def score_trusts(summary: pd.DataFrame, totals: pd.DataFrame, cutoff: str) -> pd.DataFrame:
+    """:func:`score` for each trust in both the run and ``totals`` (org_code, month, incomplete_pathways,
+    within_18w), with an ``org_code`` column; trusts without the cutoff month are not scored."""
+    trusts = set(summary.loc[summary["level"] == "trust", "area_code"])
+    tables = []
+    for code, rows in totals[totals["org_code"].isin(trusts)].groupby("org_code"):
+        rows = rows.sort_values("month")
+        index = pd.PeriodIndex(rows["month"], freq="M").to_timestamp(how="end").normalize()
+        size = rows["incomplete_pathways"].to_numpy(dtype=float)
+        observed = {"rtt_waiting_list": pd.Series(size, index=index),
+                    "rtt_within_18w_pct": pd.Series(100.0 * rows["within_18w"].to_numpy(dtype=float)
+                                                    / np.where(size > 0, size, np.nan), index=index)}
+        table = score(summary, observed, cutoff, TRUST_METRICS, area=("trust", code))
+        if not table.empty:
+            tables.append(table.assign(org_code=code))
+    if not tables:
+        return pd.DataFrame(columns=["org_code", "metric"])
+    out = pd.concat(tables, ignore_index=True)
+    return out[["org_code", *[c for c in out.columns if c != "org_code"]]]
+
+
+def pooled_trust_scores(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per metric over the trusts scored: how many, the median model and persistence errors, the share of trusts
+    where the model beats persistence, and the 10-90% coverage pooled over trusts and months."""
+    out = {}
+    for metric, rows in table.groupby("metric"):
+        months = rows["months"].to_numpy(dtype=float)
+        out[metric] = {"trusts": int(len(rows)), "median_model_error": float(rows["model_error"].median()),
+                       "median_persistence_error": float(rows["persistence_error"].median()),
+                       "beats_persistence_share": float(rows["beats_persistence"].mean()),
+                       "coverage_10_90": float((rows["coverage_10_90"] * months).sum() / months.sum()),
+                       "unit": str(rows["unit"].iloc[0])}
+    return out
 
 
 def markdown(table: pd.DataFrame) -> str:

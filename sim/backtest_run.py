@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import reference
-from sim.backtest import BACKTEST_METRICS, SERVICE_METRICS, score
+from sim.backtest import BACKTEST_METRICS, SERVICE_METRICS, pooled_trust_scores, score, score_trusts
 from sim.calendar import add_months, parse_month
 from sim.calibration import calibrate, calibration_yaml
 from sim.config import load_scenario
@@ -39,6 +39,7 @@ from sim.pipeline import (admitted_share_before, check_calibration_months, obser
 from sim.plotting import provenance_text, standard_plots
 from sim.results import RunWriter, summarise
 from sim.runner import default_jobs, plan_run, run_plan
+from sim.world import read_trust_totals
 from sim.service_data import SERVICE_TABLES, ServiceData, read_service_data
 from sim.service_plan import service_census_months
 
@@ -111,13 +112,13 @@ def observed_by_kind(paths: list[Path] | tuple[Path, ...]) -> dict[str, Path]:
         if table in out:
             raise InputError(key_path="--observed", value=str(path), problem=f"is a second {kind} file (the first: "
                              f"{out[table]})", allowed="one file of each kind: rtt, diagnostics, cancer, "
-                             "dm01_provider, cwt_provider")
+                             "dm01_provider, cwt_provider, trust_totals")
         out[table] = Path(path)
     return out
 
 
 def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
-                 service_files: dict[str, Path] | None = None, horizon: int = 12,
+                 service_files: dict[str, Path] | None = None, trust_totals: Path | None = None, horizon: int = 12,
                  replications: int = DEFAULT_REPLICATIONS, seed: int = DEFAULT_SEED, window: int = 24,
                  out_dir: Path | None = None, jobs: int | None = None, quiet: bool = False,
                  overwrite: bool = False, max_evaluations: int = 500) -> tuple[Path, pd.DataFrame]:
@@ -125,7 +126,9 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
 
     One cutoff writes its files at the top of the folder; several (a rolling
     backtest) write each cutoff's files in ``<cutoff>/`` and every score in
-    one ``backtest.csv`` (a ``cutoff`` column says which forecast).
+    one ``backtest.csv`` (a ``cutoff`` column says which forecast). With
+    ``trust_totals`` (a monthly trust totals file) each trust starts from its
+    list at the cutoff and is scored too, in ``backtest_trusts.csv``.
 
     Raises:
         InputError: a cutoff without ``window`` months of data before it or
@@ -136,8 +139,10 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
     observed, vintage = observed_rtt(observed_path)
     service_files = dict(service_files or {})
     data = read_service_data(service_files)
-    given = {**({"rtt": Path(observed_path)} if observed_path is not None else {}), **service_files}
+    given = {**({"rtt": Path(observed_path)} if observed_path is not None else {}), **service_files,
+             **({"trust_totals": Path(trust_totals)} if trust_totals is not None else {})}
     lasts = {cutoff: _last_forecast_month(observed, cutoff, horizon, window) for cutoff in cutoffs}
+    totals = None if trust_totals is None else _trust_totals_for(trust_totals, cutoffs)
     jobs = jobs or default_jobs()
     now = dt.datetime.now(dt.timezone.utc)
     name = f"backtest_{cutoffs[0]}" + (f"..{cutoffs[-1]}" if len(cutoffs) > 1 else "")
@@ -146,27 +151,37 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
     with RunWriter(out_dir, overwrite=overwrite) as writer:  # claimed before the long fits: a clash fails at once
         for kind, path in given.items():  # the folder carries its data, so its scenarios rerun anywhere
             writer.write_bytes(OBSERVED_NAME.format(kind=kind), path.read_bytes())
-        tables, entries, timings = [], [], {"calibrate_seconds": 0.0, "simulate_seconds": 0.0}
+        tables, trust_tables, entries = [], [], []
+        timings = {"calibrate_seconds": 0.0, "simulate_seconds": 0.0}
         for cutoff in cutoffs:
             prefix = f"{cutoff}/" if len(cutoffs) > 1 else ""
-            table, entry, scenario, doc, scenario_file = _one_cutoff(
-                writer, prefix, cutoff, lasts[cutoff], observed, vintage, data, tuple(given), window,
+            table, trust_table, entry, scenario, doc, scenario_file = _one_cutoff(
+                writer, prefix, cutoff, lasts[cutoff], observed, vintage, data, totals, tuple(given), window,
                 replications, seed, jobs, max_evaluations, console, quiet, timings, out_dir.name, now)
             tables.append(table.assign(cutoff=cutoff))
+            trust_tables.append(trust_table.assign(cutoff=cutoff))
             entries.append(entry)
-        table = pd.concat(tables, ignore_index=True)
-        table = table[["cutoff", *[c for c in table.columns if c != "cutoff"]]]
+        table = _cutoff_first(pd.concat(tables, ignore_index=True))
         writer.write_csv("backtest.csv", table)
+        if totals is not None:
+            writer.write_csv("backtest_trusts.csv", _cutoff_first(pd.concat(trust_tables, ignore_index=True)))
         manifest = {**run_manifest(scenario, doc, scenario_file, out_dir.name, now, jobs, timings),
                     "scenario": name, "backtests": entries}
         final = writer.finish(manifest)
     if not quiet:
         console.print(scores_table(table, f"{name}: each forecast against what was published"))
+        for entry in entries:
+            for metric, pooled in entry.get("trust_scores", {}).items():
+                console.print(f"{entry['cutoff']} trusts, {metric}: median error {pooled['median_model_error']:.2f} "
+                              f"({pooled['unit']}) against {pooled['median_persistence_error']:.2f} for persistence; "
+                              f"beats persistence at {100 * pooled['beats_persistence_share']:.0f}% of "
+                              f"{pooled['trusts']} trusts; 10-90% band holds "
+                              f"{100 * pooled['coverage_10_90']:.0f}% of trust-months (backtest_trusts.csv)")
     return final, table
 
 
 def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed: pd.DataFrame, vintage: str,
-                data: ServiceData, carried: tuple[str, ...], window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
+                data: ServiceData, totals: pd.DataFrame | None, carried: tuple[str, ...], window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
                 console: Console, quiet: bool, timings: dict[str, float], run_id: str, now: dt.datetime):
     """Calibrate, write, run and score one cutoff's forecast into ``prefix`` of the folder."""
     name, first = f"backtest_{cutoff}", add_months(cutoff, 1)
@@ -180,7 +195,8 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
                           max_evaluations=max_evaluations)
     timings["calibrate_seconds"] += time.perf_counter() - t0
     writer.write_text(prefix + "calibration.yaml", calibration_yaml(calib))
-    keys = {"rtt": "national_rtt_csv", **{table: spec[0] for table, spec in SERVICE_TABLES.items()}}
+    keys = {"rtt": "national_rtt_csv", "trust_totals": "trust_totals_csv",
+            **{table: spec[0] for table, spec in SERVICE_TABLES.items()}}
     observed_lines = "".join(f"\n  {keys[kind]}: {'../' * prefix.count('/')}{OBSERVED_NAME.format(kind=kind)}  "
                              "# the file the backtest was given" for kind in carried)
     writer.write_text(prefix + "scenario.yaml", SCENARIO_TEMPLATE.format(
@@ -208,7 +224,31 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
              "services": services, "services_calibration": services_manifest(plan),
              "observed_files": {table: {"file": data.files[table], "sha256": sha}
                                 for table, sha in data.user_sha256.items()}}
-    return table, entry, scenario, doc, scenario_file
+    trust_table = pd.DataFrame()
+    if totals is not None:
+        trust_table = score_trusts(summary, totals, cutoff)
+        entry["trust_scores"] = pooled_trust_scores(trust_table)
+    return table, trust_table, entry, scenario, doc, scenario_file
+
+
+def _cutoff_first(table: pd.DataFrame) -> pd.DataFrame:
+    return table[["cutoff", *[c for c in table.columns if c != "cutoff"]]]
+
+
+def _trust_totals_for(path: Path, cutoffs: list[str]) -> pd.DataFrame:
+    """A trust totals file, checked to hold every cutoff (each trust starts from its list there).
+
+    Raises:
+        InputError: a cutoff the file does not hold.
+    """
+    totals = read_trust_totals(path)
+    held = sorted(set(totals["month"]))
+    for cutoff in cutoffs:
+        if cutoff not in held:
+            raise InputError(key_path="--cutoff", value=cutoff, problem=f"is not a month of the trust totals {path}, "
+                             "which start each trust at the cutoff", allowed=f"a month it holds ({held[0]} to "
+                             f"{held[-1]}: {len(held)} months)")
+    return totals
 
 
 def scores_table(table: pd.DataFrame, title: str) -> Table:

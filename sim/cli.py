@@ -200,7 +200,8 @@ def calibrate(cutoff, window, name, out_path, max_evaluations, observed_path) ->
               help="Last observed month the calibration may see (YYYY-MM); repeat it for a rolling backtest.")
 @click.option("--observed", "observed_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="An observed data file in place of the shipped one: the national RTT, diagnostics or cancer "
-                   "series, or the DM01 or CWT provider file (told from its header; repeatable, one of each kind). "
+                   "series, the DM01 or CWT provider file, or monthly trust totals (each trust then starts at the "
+                   "cutoff and is scored) (told from its header; repeatable, one of each kind). "
                    "Check it first with `sim data check`.")
 @click.option("--horizon", default=12, show_default=True, type=click.IntRange(1, 120),
               help="Months forecast after the cutoff (fewer if the data end sooner).")
@@ -224,7 +225,8 @@ def backtest(cutoffs, observed_files, horizon, reps, seed, window, out_dir, jobs
         from sim.backtest_run import observed_by_kind, run_backtest
 
         files = observed_by_kind(observed_files)
-        folder, _ = run_backtest(list(cutoffs), observed_path=files.pop("rtt", None), service_files=files,
+        folder, _ = run_backtest(list(cutoffs), observed_path=files.pop("rtt", None),
+                                 trust_totals=files.pop("trust_totals", None), service_files=files,
                                  horizon=horizon, replications=reps, seed=seed, window=window, out_dir=out_dir,
                                  jobs=jobs, quiet=quiet, overwrite=overwrite, max_evaluations=max_evaluations)
         if not quiet:

@@ -235,3 +235,33 @@ def test_trust_totals_that_cannot_serve_the_start_are_refused(sim_cli, baseline_
     result = sim_cli("run", scenario, "--reps", "1", "--out", tmp_path / "run")
     assert result.returncode == 2 and fragment in result.stderr, result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_backtest_with_trust_totals_starts_and_scores_each_trust(sim_cli, tmp_path):
+    # A made-up series: March 2025's trust totals scaled to each month's national list, 2023-09 to 2024-09.
+    march = _shipped("rtt_trust_totals_2025_03.csv")
+    rtt = pd.to_numeric(_shipped("rtt_national_monthly.csv").set_index("month")["waiting_list"], errors="coerce")
+    size = march["incomplete_pathways"].astype(float)
+    frames = []
+    for k, month in enumerate(pd.period_range("2023-09", "2024-09", freq="M").strftime("%Y-%m")):
+        scale = rtt[month] / size.sum() * (1 + 0.01 * k * (march.index % 3 - 1))  # some trusts drift apart
+        frames.append(march.assign(month=month, incomplete_pathways=(size * scale).round(),
+                                   within_18w=(march["within_18w"].astype(float) * scale).round()))
+    totals = tmp_path / "totals.csv"
+    pd.concat(frames).to_csv(totals, index=False)
+    out = tmp_path / "bt"
+    result = sim_cli("backtest", "--cutoff", "2024-03", "--observed", totals, "--reps", "4", "--horizon", "6",
+                     "--max-evaluations", "30", "--jobs", "1", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "2024-03 trusts, rtt_waiting_list: median error" in result.stderr
+    scores = pd.read_csv(out / "backtest_trusts.csv", dtype={"cutoff": str})
+    assert set(scores["metric"]) == {"rtt_waiting_list", "rtt_within_18w_pct"}
+    assert scores["org_code"].nunique() > 120 and (scores["months"] == 6).all()
+    [entry] = json.loads((out / "manifest.json").read_text())["backtests"]
+    pooled = entry["trust_scores"]["rtt_waiting_list"]
+    assert pooled["trusts"] == scores["org_code"].nunique() and 0 <= pooled["coverage_10_90"] <= 1
+    assert "trust_totals_csv: observed_trust_totals.csv" in (out / "scenario.yaml").read_text()
+    # A cutoff the file does not hold is refused before any work.
+    missing = sim_cli("backtest", "--cutoff", "2023-06", "--observed", totals, "--out", tmp_path / "bt2")
+    assert missing.returncode == 2 and "is not a month of the trust totals" in missing.stderr
+    assert not (tmp_path / "bt2").exists()
