@@ -80,14 +80,27 @@ TRUST_METRICS = ("rtt_waiting_list", "rtt_within_18w_pct")
 
 def score_trusts(summary: pd.DataFrame, totals: pd.DataFrame, cutoff: str) -> pd.DataFrame:
     """:func:`score` for each trust in both the run and ``totals`` (org_code, month, incomplete_pathways,
-    within_18w), with an ``org_code`` column; trusts without the cutoff month are not scored."""
+    within_18w), with an ``org_code`` column; trusts without the cutoff month are not scored.
+
+    A run shares England's list (independent providers included) over the trusts in proportion to their
+    published lists, so a trust starts above its own published list by England over the trusts' sum. Its list
+    is therefore scored as a change from the cutoff: the published series is scaled by the run's start over
+    the published cutoff value (errors and coverage are then relative to the trust's own path; persistence
+    is unaffected). % within 18 weeks is scored as published (the start matches it).
+    """
     trusts = set(summary.loc[summary["level"] == "trust", "area_code"])
+    starts = summary[(summary["level"] == "trust") & (summary["breakdown"] == "all")
+                     & (summary["metric"] == "rtt_waiting_list") & (summary["date"].str[:7] == cutoff)]
+    start_of = starts.set_index("area_code")["p50"]
     tables = []
     for code, rows in totals[totals["org_code"].isin(trusts)].groupby("org_code"):
         rows = rows.sort_values("month")
         index = pd.PeriodIndex(rows["month"], freq="M").to_timestamp(how="end").normalize()
         size = rows["incomplete_pathways"].to_numpy(dtype=float)
-        observed = {"rtt_waiting_list": pd.Series(size, index=index),
+        at_cutoff = size[(rows["month"] == cutoff).to_numpy()]
+        scale = float(start_of[code] / at_cutoff[0]) if code in start_of and len(at_cutoff) and at_cutoff[0] > 0 \
+            else 1.0
+        observed = {"rtt_waiting_list": pd.Series(size * scale, index=index),
                     "rtt_within_18w_pct": pd.Series(100.0 * rows["within_18w"].to_numpy(dtype=float)
                                                     / np.where(size > 0, size, np.nan), index=index)}
         table = score(summary, observed, cutoff, TRUST_METRICS, area=("trust", code))

@@ -19,6 +19,7 @@ file it names, as ``observed_<kind>.csv``), ``summary.csv`` (national),
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from pathlib import Path
 
@@ -106,8 +107,9 @@ def observed_by_kind(paths: list[Path] | tuple[Path, ...]) -> dict[str, Path]:
         kind = file_kind(path)
         if kind == "trusts":
             raise InputError(key_path="--observed", value=str(path), problem="is a trusts file (a start position, "
-                             "not an observed series)", allowed="a national RTT, diagnostics or cancer series, or a "
-                             "DM01 or CWT provider file; a trusts file goes in a scenario's world.trusts_csv")
+                             "not an observed series)", allowed="a national RTT, diagnostics or cancer series, a "
+                             "DM01 or CWT provider file, or monthly trust totals; a trusts file goes in a "
+                             "scenario's world.trusts_csv")
         table = {"diagnostics": "diagnostics_national", "cancer": "cancer_national"}.get(kind, kind)
         if table in out:
             raise InputError(key_path="--observed", value=str(path), problem=f"is a second {kind} file (the first: "
@@ -142,7 +144,7 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
     given = {**({"rtt": Path(observed_path)} if observed_path is not None else {}), **service_files,
              **({"trust_totals": Path(trust_totals)} if trust_totals is not None else {})}
     lasts = {cutoff: _last_forecast_month(observed, cutoff, horizon, window) for cutoff in cutoffs}
-    totals = None if trust_totals is None else _trust_totals_for(trust_totals, cutoffs)
+    totals = None if trust_totals is None else _trust_totals_for(trust_totals, lasts)
     jobs = jobs or default_jobs()
     now = dt.datetime.now(dt.timezone.utc)
     name = f"backtest_{cutoffs[0]}" + (f"..{cutoffs[-1]}" if len(cutoffs) > 1 else "")
@@ -156,7 +158,7 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
         for cutoff in cutoffs:
             prefix = f"{cutoff}/" if len(cutoffs) > 1 else ""
             table, trust_table, entry, scenario, doc, scenario_file = _one_cutoff(
-                writer, prefix, cutoff, lasts[cutoff], observed, vintage, data, totals, tuple(given), window,
+                writer, prefix, cutoff, lasts[cutoff], observed, vintage, data, totals, given, window,
                 replications, seed, jobs, max_evaluations, console, quiet, timings, out_dir.name, now)
             tables.append(table.assign(cutoff=cutoff))
             trust_tables.append(trust_table.assign(cutoff=cutoff))
@@ -181,7 +183,7 @@ def run_backtest(cutoffs: str | list[str], *, observed_path: Path | None = None,
 
 
 def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed: pd.DataFrame, vintage: str,
-                data: ServiceData, totals: pd.DataFrame | None, carried: tuple[str, ...], window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
+                data: ServiceData, totals: pd.DataFrame | None, given: dict[str, Path], window: int, replications: int, seed: int, jobs: int, max_evaluations: int,
                 console: Console, quiet: bool, timings: dict[str, float], run_id: str, now: dt.datetime):
     """Calibrate, write, run and score one cutoff's forecast into ``prefix`` of the folder."""
     name, first = f"backtest_{cutoff}", add_months(cutoff, 1)
@@ -198,7 +200,7 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
     keys = {"rtt": "national_rtt_csv", "trust_totals": "trust_totals_csv",
             **{table: spec[0] for table, spec in SERVICE_TABLES.items()}}
     observed_lines = "".join(f"\n  {keys[kind]}: {'../' * prefix.count('/')}{OBSERVED_NAME.format(kind=kind)}  "
-                             "# the file the backtest was given" for kind in carried)
+                             "# the file the backtest was given" for kind in given)
     writer.write_text(prefix + "scenario.yaml", SCENARIO_TEMPLATE.format(
         name=name, cutoff=cutoff, window=window, first=first, last=last, replications=replications, seed=seed,
         observed_lines=observed_lines, services=str(services).lower()))
@@ -222,8 +224,9 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
     entry = {"cutoff": cutoff, "folder": prefix or ".", "first_forecast_month": first, "last_forecast_month": last,
              "window_months": window, "observed": vintage, "calibration_fit_rmse": calib.fit,
              "services": services, "services_calibration": services_manifest(plan),
-             "observed_files": {table: {"file": data.files[table], "sha256": sha}
-                                for table, sha in data.user_sha256.items()}}
+             "observed_files": {kind: {"file": str(path.resolve()),
+                                       "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                                for kind, path in given.items()}}
     trust_table = pd.DataFrame()
     if totals is not None:
         trust_table = score_trusts(summary, totals, cutoff)
@@ -235,19 +238,24 @@ def _cutoff_first(table: pd.DataFrame) -> pd.DataFrame:
     return table[["cutoff", *[c for c in table.columns if c != "cutoff"]]]
 
 
-def _trust_totals_for(path: Path, cutoffs: list[str]) -> pd.DataFrame:
-    """A trust totals file, checked to hold every cutoff (each trust starts from its list there).
+def _trust_totals_for(path: Path, lasts: dict[str, str]) -> pd.DataFrame:
+    """A trust totals file, checked to hold every cutoff (each trust starts from its list there) and a month
+    after it to score.
 
     Raises:
-        InputError: a cutoff the file does not hold.
+        InputError: a cutoff the file does not hold, or none of whose forecast months it holds.
     """
     totals = read_trust_totals(path)
     held = sorted(set(totals["month"]))
-    for cutoff in cutoffs:
+    for cutoff, last in lasts.items():
         if cutoff not in held:
             raise InputError(key_path="--cutoff", value=cutoff, problem=f"is not a month of the trust totals {path}, "
                              "which start each trust at the cutoff", allowed=f"a month it holds ({held[0]} to "
                              f"{held[-1]}: {len(held)} months)")
+        if not any(cutoff < m <= last for m in held):
+            raise InputError(key_path="--cutoff", value=cutoff, problem=f"leaves no month of the trust totals {path} "
+                             f"to score (the forecast runs to {last}; the file ends {held[-1]})",
+                             allowed="a cutoff with at least one month of the file after it")
     return totals
 
 

@@ -240,7 +240,8 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["rtt", "diagnostics", "cancer", "dm01_provider", "cwt_provider"]),
+@click.option("--kind", type=click.Choice(["rtt", "diagnostics", "cancer", "dm01_provider", "cwt_provider", "trusts",
+                                           "trust_totals"]),
               help="Which data the file holds (default: told from its header).")
 def data_check(file, kind) -> None:
     """Check a data file you supply: a national monthly series (the columns of sim/data/*_national_monthly.csv) or a

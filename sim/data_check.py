@@ -1,8 +1,10 @@
 """``sim data check``: which data file a user has, whether it is well formed, and what a run can do with it.
 
-Five kinds, each told from a column only it has: the national RTT, diagnostics
-and cancer series (:func:`sim.reference.read_observed`) and the DM01 and CWT
-provider files (:func:`sim.service_data.read_user_table`). The check is the
+Seven kinds, each told from a column only it has: the national RTT, diagnostics
+and cancer series (:func:`sim.reference.read_observed`), the DM01 and CWT
+provider files (:func:`sim.service_data.read_user_table`), a trusts file
+(:func:`sim.world.read_trusts_file`) and monthly trust totals
+(:func:`sim.world.read_trust_totals`). The check is the
 same one a run makes when a scenario's ``world`` block names the file.
 """
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from sim import reference as ref
 from sim.calendar import add_months, month_range
-from sim.service_data import SERVICE_TABLES, read_user_table
+from sim.service_data import CANCER_TOTALS, SERVICE_TABLES, read_user_table
 
 #: kind -> the column that says a file is of that kind.
 FILE_KINDS = {**{kind: spec[2] for kind, spec in ref.OBSERVED_KINDS.items()},
@@ -81,11 +83,12 @@ def _describe_national(path: str | Path, kind: str) -> list[str]:
     months = list(df.index)
     lines = [f"{kind} national series, {months[0]} to {months[-1]} ({len(months)} months; columns: "
              f"{', '.join(c for c in df.columns if c not in ('source', 'note'))})", *_months_lines(months)]
-    for column in ref.OBSERVED_KINDS[kind][1][1:]:
+    for column in (*ref.OBSERVED_KINDS[kind][1][1:], *(CANCER_TOTALS if kind == "cancer" else ())):
         empty = [m for m, v in df[column].items() if np.isnan(v)]
         if empty:
-            lines.append(f"{column} is empty in {len(empty)} months ({empty[0]} to {empty[-1]}); those months are "
-                         "not fitted or scored")
+            use = ("a run whose cancer calibration window includes one of them is refused" if column in CANCER_TOTALS
+                   else "those months are not fitted or scored")
+            lines.append(f"{column} is empty in {len(empty)} months ({empty[0]} to {empty[-1]}); {use}")
     for break_kind, month, text in ref.SERIES_BREAKS:
         if break_kind == kind and months[0] < month <= months[-1]:
             lines.append(f"spans a series break in {month}: {text}")
@@ -110,9 +113,9 @@ def _describe_provider(path: str | Path, kind: str) -> list[str]:
         extent = f"{df['provider_code'].nunique()} providers, {df['test_id'].nunique()} tests"
     else:
         window, least = CancerConfig.model_fields["rates_window_months"].default, CWT_MIN_MONTHS
-        england = f"providers' totals in {months[-1]}: " + ", ".join(
-            f"{standard} {100 * rows['within_standard'].sum() / rows['total'].sum():.1f}% of "
-            f"{rows['total'].sum():,.0f}" for standard, rows in last.groupby("standard") if rows["total"].sum() > 0)
+        shares = [f"{standard} {100 * rows['within_standard'].sum() / rows['total'].sum():.1f}% of "
+                  f"{rows['total'].sum():,.0f}" for standard, rows in last.groupby("standard") if rows["total"].sum() > 0]
+        england = f"providers' totals in {months[-1]}: " + (", ".join(shares) or "none (every total is 0)")
         extent = f"{df['provider_code'].nunique()} providers, standards: {', '.join(sorted(set(df['standard'])))}"
     lines = [f"{what}, {months[0]} to {months[-1]} ({len(months)} months; {extent})", *_months_lines(months),
              england]
@@ -167,6 +170,9 @@ def _describe_trust_totals(path: str | Path) -> list[str]:
     if missing:
         lines.append(f"{len(missing)} of the world's {len(rtt)} RTT trusts are not in {months[-1]} (e.g. "
                      f"{', '.join(missing[:3])}): a run starting then places them by the activity proxy")
+    for break_kind, month, text in ref.SERIES_BREAKS:
+        if break_kind == "rtt" and months[0] < month <= months[-1]:
+            lines.append(f"spans a series break in {month}: {text}")
     lines.append(f"a run can start in any month after one it holds ({add_months(months[0], 1)} to "
                  f"{add_months(months[-1], 1)}; trust_lists: published)")
     return lines

@@ -233,8 +233,8 @@ def resume_run(run_dir: Path, *, jobs: int | None = None, quiet: bool = False, e
     if reference.data_hashes() != settings["input_data_sha256"]:
         raise InputError(problem=f"the shipped data have changed since the run in {staging} started; "
                                  "start a new run instead")
-    changed = [key for key, entry in input_files(scenario, doc).items()
-               if entry != settings.get("input_files", {}).get(key)]
+    before = {key: entry["sha256"] for key, entry in settings.get("input_files", {}).items()}
+    changed = [key for key, entry in input_files(scenario, doc).items() if entry["sha256"] != before.get(key)]
     if changed:
         raise InputError(problem=f"the file world.{changed[0]} names has changed since the run in {staging} started, "
                                  "so its stored batches came from other data; start a new run instead",

@@ -400,6 +400,20 @@ def trust_successors() -> pd.DataFrame:
     return _load("trust_successors.csv", cols, ("org_code",))
 
 
+def final_successors() -> dict[str, str]:
+    """Each trust merged away -> the trust that holds its activity now (chains of mergers followed)."""
+    direct = dict(zip(trust_successors()["org_code"], trust_successors()["successor_code"]))
+
+    def final(code: str) -> str:
+        seen = {code}
+        while code in direct and direct[code] not in seen:
+            code = direct[code]
+            seen.add(code)
+        return code
+
+    return {code: final(code) for code in direct}
+
+
 # -------------------------------------------------------------------- hashes
 def data_hashes() -> dict[str, str]:
     """SHA-256 of every shipped data file, for run manifests.

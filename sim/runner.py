@@ -145,7 +145,7 @@ def input_files(scenario: Scenario, doc: LoadedDocument) -> dict[str, dict[str, 
     for key in WORLD_FILE_KEYS:
         path = _world_file(doc, key, getattr(scenario.world, key), "")
         if path is not None:
-            out[key] = {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            out[key] = {"file": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     return out
 
 
@@ -247,8 +247,9 @@ def trust_lists(world: World, basis: str, national: float) -> tuple[np.ndarray, 
     """``[trust, specialty]`` start lists and each trust's % within 18 weeks (NaN: national shape).
 
     A user trusts file gives both (the % only if it has within_18w). Otherwise
-    trust totals come from the March 2025 published table or the activity proxy,
-    spread over specialties by the world's specialty mix, scaled to the national list.
+    trust totals come from the published table (March 2025 shipped, or a user's trust totals at the census
+    month: :func:`with_trust_totals`) or the activity proxy, spread over specialties by the world's specialty
+    mix, scaled to the national list.
     """
     if world.rtt_start_list is not None:
         lists = np.asarray(world.rtt_start_list, dtype=np.float64)

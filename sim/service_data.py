@@ -97,7 +97,8 @@ def read_user_table(table: str, path: Path) -> pd.DataFrame:
     """One user file of ``table``'s columns, checked (see the module docstring).
 
     Provider files follow the shipped files' columns exactly (``source`` may be
-    absent); national files follow :func:`sim.reference.read_observed`, and a
+    absent), with every count filled and, for CWT, ``within_standard`` at most
+    ``total`` and ``breaches`` their difference; national files follow :func:`sim.reference.read_observed`, and a
     national cancer series must also carry the monthly totals the cancer
     calibration weights by.
 
@@ -115,7 +116,9 @@ def read_user_table(table: str, path: Path) -> pd.DataFrame:
         return frame
     columns, keys = ((ref.DM01_PROVIDER_COLUMNS, ref.DM01_PROVIDER_KEYS) if table == "dm01_provider"
                      else (ref.CWT_PROVIDER_COLUMNS, ref.CWT_PROVIDER_KEYS))
-    columns = [ref.Column(c.name, c.kind, c.nullable, c.required and c.name != "source", c.allowed) for c in columns]
+    # Every count must be filled: an empty cell would count as none (a list short, capacity lost).
+    columns = [ref.Column(c.name, c.kind, c.nullable and c.kind != "count", c.required and c.name != "source",
+                          c.allowed) for c in columns]
     frame, lines = ref.read_csv_file(path, columns, unique=keys, allow_extra=False, with_lines=True)
     if frame.empty:
         raise ref.ReferenceDataError(str(path), "has no data rows")
@@ -123,6 +126,13 @@ def read_user_table(table: str, path: Path) -> pd.DataFrame:
         frame["source"] = f"user file {Path(path).name}"
     if table == "dm01_provider":
         check_dm01_rows(frame, str(path), lines)
+    else:
+        total, within = frame["total"], frame["within_standard"]
+        ref.check_rows(within > total, str(path), lines, "within_standard",
+                       lambda i: f"{within.iloc[i]:g} exceeds total {total.iloc[i]:g}")
+        ref.check_rows((total - within - frame["breaches"]).abs() > 0.5, str(path), lines, "breaches",
+                       lambda i: f"{frame['breaches'].iloc[i]:g} is not total - within_standard "
+                                 f"({total.iloc[i] - within.iloc[i]:g})")
     return frame
 
 

@@ -22,7 +22,7 @@ from sim.metrics import Geography
 from sim.scenarios import cancer_inputs
 from sim.scenarios import diagnostics as diag_inputs
 from sim.scenarios.cancer import MIN_WINDOW_MONTHS as CWT_MIN_MONTHS
-from sim.scenarios.cancer import CancerCalibration, calibrate_cancer
+from sim.scenarios.cancer import CancerCalibration, NationalCancerDataError, calibrate_cancer
 from sim.scenarios.diagnostics import DiagnosticLayout, DiagnosticVariation
 from sim.service_data import ServiceData, census_months, shipped_service_data
 from sim.services.cancer import CancerService
@@ -176,6 +176,12 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
                                       treatment_sigma=c.treatment_wait_sigma, dtt_median_days=c.dtt_delay_median_days,
                                       dtt_sigma=c.dtt_delay_sigma, capacity_headroom=c.treatment_capacity_headroom_pct / 100,
                                       window_months=c.rates_window_months, data=data)
+        except NationalCancerDataError as err:  # the national series, not the provider data, falls short
+            user = "cancer_national" in data.user_sha256
+            raise scenario_error(doc, ("world", "cancer_national_csv") if user else ("start",),
+                                 scenario.world.cancer_national_csv if user else scenario.start, f"cannot be used: {err}",
+                                 "a national cancer series with every month of the window filled, or a shorter "
+                                 "cancer.rates_window_months") from None
         except ValueError as err:
             cwt_err = err
     if cancer is not None and cancer_on and scenario.cancer.monthly_variation:

@@ -116,7 +116,9 @@ class World:
         rtt_start_over_52w: same shape, pathways over 52 weeks, if given, else None.
         rtt_share_basis: ``activity_proxy`` or ``user_trusts_file``.
         rtt_trust_published_list: float64 ``[rtt_trust]`` March 2025 incomplete
-            pathways per trust (rtt_trust_totals_2025_03.csv), NaN where absent.
+            pathways per trust (rtt_trust_totals_2025_03.csv), NaN where absent;
+            a run with ``world.trust_totals_csv`` replaces it with its census month
+            (:func:`sim.runner.with_trust_totals`).
         rtt_trust_published_within_18w_pct: float64 ``[rtt_trust]`` the same
             table's % within 18 weeks, NaN where absent.
     """
@@ -404,9 +406,11 @@ def read_trust_totals(path: str | Path) -> pd.DataFrame:
 
     Rows are ``org_code, month`` (each pair once) with ``incomplete_pathways``
     and ``within_18w`` (pathways at month end); ``source`` and ``note`` may be
-    absent; ``within_18w`` cannot exceed the list. Codes that are not RTT trusts
-    of the world are kept here and left out by the run (NHS England's provider
-    files carry a few, e.g. TAD in the shipped table); ``sim data check`` lists them.
+    absent; ``within_18w`` cannot exceed the list. Trusts merged away are
+    summed into their successors (``trust_successors.csv``), as the DM01 and
+    CWT providers are. Codes that are not RTT trusts of the world are kept here
+    and left out by the run (NHS England's provider files carry a few, e.g. TAD
+    in the shipped table); ``sim data check`` lists them.
 
     Raises:
         ReferenceDataError: naming the file, line and column of the first problem.
@@ -420,7 +424,9 @@ def read_trust_totals(path: str | Path) -> pd.DataFrame:
     ref.check_rows(df["within_18w"] > df["incomplete_pathways"], label, lines, "within_18w",
                    lambda i: f"{df['within_18w'].iloc[i]:g} exceeds incomplete_pathways "
                              f"{df['incomplete_pathways'].iloc[i]:g}")
-    return df
+    successor = ref.final_successors()
+    df["org_code"] = df["org_code"].map(lambda c: successor.get(c, c))
+    return df.groupby(["org_code", "month"], as_index=False, sort=True)[["incomplete_pathways", "within_18w"]].sum()
 
 
 def _user_rtt(path: Path, trusts: pd.DataFrame, codes: tuple[str, ...]) -> dict[str, object]:

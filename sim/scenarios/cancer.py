@@ -50,7 +50,7 @@ from sim.engine.cancer import (
     lognormal_pmf,
     probability_within,
 )
-from sim.reference import trust_successors
+from sim.reference import final_successors
 from sim.service_data import ServiceData, shipped_service_data
 
 FDS = "28-day FDS"
@@ -154,25 +154,11 @@ def _window(census_month: str, window_months: int, available: set[str], label: s
     return window
 
 
-def _successor_of() -> dict[str, str]:
-    succ = trust_successors()
-    direct = dict(zip(succ["org_code"], succ["successor_code"]))
-
-    def final(code: str) -> str:
-        seen = {code}
-        while code in direct and direct[code] not in seen:
-            code = direct[code]
-            seen.add(code)
-        return code
-
-    return {code: final(code) for code in direct}
-
-
 def _provider_by_trust(trust_codes: tuple[str, ...], window: tuple[str, ...],
                        cwt: pd.DataFrame) -> dict[str, np.ndarray]:
     """Provider totals and within-standard counts over the window, summed to trusts."""
     df = cwt[cwt["month"].isin(window)]
-    successor = _successor_of()
+    successor = final_successors()
     trust = df["provider_code"].map(lambda c: successor.get(c, c))
     position = {code: i for i, code in enumerate(trust_codes)}
     index = trust.map(position)
@@ -187,14 +173,23 @@ def _provider_by_trust(trust_codes: tuple[str, ...], window: tuple[str, ...],
     return out
 
 
+class NationalCancerDataError(ValueError):
+    """The national cancer series lacks figures the calibration window needs (not the provider data)."""
+
+
 def _national(window: tuple[str, ...], data: ServiceData) -> dict[str, float]:
-    """Pooled national figures over the window (percentages weighted by patients measured)."""
+    """Pooled national figures over the window (percentages weighted by patients measured).
+
+    Raises:
+        NationalCancerDataError: a window month missing, or with an empty column.
+    """
     df = data.cancer_national.set_index("month")
-    missing = [m for m in window if m not in df.index]
     columns = ["fds_pct", "pct_62day", "pct_31day", "fds_total", "c62_total", "c31_total"]
-    if missing or df.loc[list(window), columns].isna().any().any():
-        raise ValueError(f"{data.describe('cancer_national')} lacks complete figures for months "
-                         f"{missing or list(window)}")
+    bad = [m for m in window if m not in df.index or df.loc[m, columns].isna().any()]
+    if bad:
+        raise NationalCancerDataError(
+            f"{data.describe('cancer_national')} lacks complete figures ({', '.join(columns)}) for "
+            f"{', '.join(bad)}, which the cancer calibration window {window[0]} to {window[-1]} needs")
     w = df.loc[list(window)]
     return {
         "fds_total": float(w["fds_total"].sum()),

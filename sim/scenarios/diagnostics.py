@@ -258,7 +258,9 @@ def size_monthly_variation(dm01: pd.DataFrame, census_month: str, fallback_sd: f
         published = {"changes": len(changes)}
         return DiagnosticVariation(float(fallback_sd), 0.0, "rtt_flows", published)
     x = np.array([c for _, c in changes])
-    rho = float(np.corrcoef(x[:-1], x[1:])[0, 1]) if x.std() > 0 else 0.0
+    d = x - x.mean()
+    # Lag-1 autocorrelation as autocovariance over variance: defined whenever the changes vary at all.
+    rho = float((d[:-1] * d[1:]).sum() / (d * d).sum()) if (d * d).sum() > 0 else 0.0
     published = {"changes": len(x), "first": changes[0][0], "last": changes[-1][0], "sd": float(x.std(ddof=1)),
                  "autocorrelation": rho, "mean": float(x.mean())}
     return DiagnosticVariation(float(x.std(ddof=1)), float(np.clip(rho, *VARIATION_RHO_BOUNDS)), "dm01", published)

@@ -153,7 +153,8 @@ def test_a_backtest_starts_and_scores_the_services_on_a_users_files(sim_cli, new
     manifest = json.loads((out / "manifest.json").read_text())
     [entry] = manifest["backtests"]
     assert entry["services_calibration"]["diagnostics"]["census_month"] == "2025-03"
-    assert set(entry["observed_files"]) == {"dm01_provider", "cwt_provider", "cancer_national", "diagnostics_national"}
+    assert set(entry["observed_files"]) == {"rtt", "dm01_provider", "cwt_provider", "cancer_national",
+                                            "diagnostics_national"}
     scenario = (out / "scenario.yaml").read_text()
     for key, name in (("national_rtt_csv", "rtt"), ("dm01_provider_csv", "dm01_provider"),
                       ("cwt_provider_csv", "cwt_provider"), ("cancer_national_csv", "cancer_national"),
@@ -265,3 +266,45 @@ def test_a_backtest_with_trust_totals_starts_and_scores_each_trust(sim_cli, tmp_
     missing = sim_cli("backtest", "--cutoff", "2023-06", "--observed", totals, "--out", tmp_path / "bt2")
     assert missing.returncode == 2 and "is not a month of the trust totals" in missing.stderr
     assert not (tmp_path / "bt2").exists()
+
+
+@pytest.mark.parametrize(("kind", "edit", "fragment"), [
+    ("cwt", lambda f: f.assign(total=f["total"].where(f.index != 2, "")), ":4: total: is empty but a value is required"),
+    ("cwt", lambda f: f.assign(within_standard=f["within_standard"].where(f.index != 0, "999999")),
+     ":2: within_standard: 999999 exceeds total"),
+    ("dm01", lambda f: f.assign(over_13w=f["over_13w"].where(f.index != 1, "")),
+     ":3: over_13w: is empty but a value is required"),
+])
+def test_empty_or_inconsistent_provider_counts_are_refused(sim_cli, newer, tmp_path, kind, edit, fragment):
+    bad = tmp_path / f"bad_{kind}.csv"
+    edit(pd.read_csv(newer[kind], dtype=str, keep_default_na=False)).to_csv(bad, index=False)
+    check = sim_cli("data", "check", bad)
+    assert check.returncode == 2 and fragment in check.stderr, check.stderr
+
+
+def test_a_users_cancer_series_with_an_empty_window_month_is_blamed_at_its_key(sim_cli, baseline_yaml, newer,
+                                                                                tmp_path):
+    cancer = pd.read_csv(newer["cancer"], dtype=str, keep_default_na=False)
+    cancer.loc[cancer["month"] == "2025-03", "fds_total"] = ""
+    path = tmp_path / "cancer_gap.csv"
+    cancer[cancer["month"] <= "2025-03"].to_csv(path, index=False)
+    check = sim_cli("data", "check", path)
+    assert check.returncode == 0 and "fds_total is empty in 1 months (2025-03 to 2025-03)" in check.stdout
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {baseline_yaml}\nname: s\nworld:\n  cancer_national_csv: {path.name}\n")
+    run = sim_cli("run", scenario, "--reps", "1", "--out", tmp_path / "run")
+    assert run.returncode == 2 and "world.cancer_national_csv" in run.stderr, run.stderr
+    assert "lacks complete figures" in run.stderr and "for 2025-03, which the cancer calibration window" in run.stderr
+
+
+def test_input_files_are_recorded_by_absolute_path_whatever_the_working_folder(baseline_yaml, tmp_path,
+                                                                               monkeypatch):
+    from sim.config import load_scenario
+    from sim.runner import input_files
+
+    (tmp_path / "cancer.csv").write_bytes((DATA / "cancer_national_monthly.csv").read_bytes())
+    (tmp_path / "s.yaml").write_text(f"extends: {baseline_yaml}\nname: s\nworld:\n  cancer_national_csv: cancer.csv\n")
+    monkeypatch.chdir(tmp_path)
+    scenario, doc = load_scenario(Path("s.yaml"))
+    [entry] = input_files(scenario, doc).values()
+    assert Path(entry["file"]).is_absolute() and Path(entry["file"]) == tmp_path / "cancer.csv"
