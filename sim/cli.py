@@ -256,6 +256,20 @@ def data_check(file, kind) -> None:
             click.echo(f"  {line}")
 
 
+@data.command("export")
+@click.argument("kind", type=click.Choice(["rtt", "diagnostics", "cancer", "dm01_provider", "cwt_provider",
+                                          "trust_totals", "trusts"]))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def data_export(kind, out, overwrite) -> None:
+    """Write a shipped data file as plain CSV to OUT, to add your months to (then `sim data check OUT`)."""
+    with _Guard():
+        from sim.data_check import SHIPPED_FILES, export_shipped
+
+        rows = export_shipped(kind, out, overwrite)
+        click.echo(f"wrote {out} ({rows:,} rows of sim/data/{SHIPPED_FILES[kind]})")
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def verify(run_dir) -> None:

@@ -176,3 +176,36 @@ def _describe_trust_totals(path: str | Path) -> list[str]:
     lines.append(f"a run can start in any month after one it holds ({add_months(months[0], 1)} to "
                  f"{add_months(months[-1], 1)}; trust_lists: published)")
     return lines
+
+
+#: ``sim data export`` names -> the shipped file a user copies to start their own.
+SHIPPED_FILES = {"rtt": "rtt_national_monthly.csv", "diagnostics": "diagnostics_national_monthly.csv",
+                 "cancer": "cancer_national_monthly.csv", "dm01_provider": "dm01_provider_test_monthly.csv.gz",
+                 "cwt_provider": "cwt_provider_monthly.csv.gz", "trust_totals": "rtt_trust_totals_2025_03.csv",
+                 "trusts": "example_trusts.csv"}
+
+
+def export_shipped(kind: str, out: Path, overwrite: bool = False) -> int:
+    """Write the shipped file of ``kind`` as plain CSV to ``out`` (a user's starting point); returns its data rows.
+
+    Raises:
+        OutputError: ``out`` exists (without ``overwrite``) or cannot be written.
+    """
+    import gzip
+    from importlib import resources
+
+    from sim.errors import OutputError
+    from sim.run_folder import atomic_write_bytes, check_output_file
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} exists; choose another file or add --overwrite.")
+    check_output_file(out)
+    name = SHIPPED_FILES[kind]
+    data = resources.files(ref.DATA_PACKAGE).joinpath(name).read_bytes()
+    text = gzip.decompress(data) if name.endswith(".gz") else data
+    try:
+        atomic_write_bytes(out, text)
+    except OSError as err:
+        raise OutputError(f"could not write {out}: {err.strerror or err}") from err
+    return sum(1 for line in text.decode("utf-8-sig").splitlines()[1:] if line and not line.startswith("#"))

@@ -93,3 +93,17 @@ def test_a_missing_or_bad_national_series_stops_the_run_before_any_work(sim_cli,
     result = sim_cli("run", scenario, "--reps", "2", "--out", tmp_path / "run")
     assert result.returncode == 2 and fragment in result.stderr, result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("kind", ["rtt", "diagnostics", "cancer", "dm01_provider", "cwt_provider", "trust_totals",
+                                  "trusts"])
+def test_a_shipped_file_exports_as_plain_csv_that_checks_clean(sim_cli, tmp_path, kind):
+    out = tmp_path / f"{kind}.csv"
+    result = sim_cli("data", "export", kind, out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {out} (")
+    check = sim_cli("data", "check", out)
+    assert check.returncode == 0, check.stderr
+    again = sim_cli("data", "export", kind, out)
+    assert again.returncode == 3 and "exists" in again.stderr and "--overwrite" in again.stderr
+    assert sim_cli("data", "export", kind, out, "--overwrite").returncode == 0
