@@ -17,7 +17,6 @@ file, line and column in every error.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -49,8 +48,8 @@ class ServiceData:
 
     Attributes:
         files: table -> the file it was read from (``sim/data/...`` when shipped).
-        user_sha256: table -> SHA-256 of a user's file (shipped tables are in the manifest's
-            ``input_data_sha256``).
+        user_tables: the tables read from a user's file (the manifest's ``input_files`` hashes them; shipped
+            tables are in its ``input_data_sha256``).
     """
 
     dm01_provider: pd.DataFrame
@@ -58,7 +57,7 @@ class ServiceData:
     diagnostics_national: pd.DataFrame
     cancer_national: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)
-    user_sha256: dict[str, str] = field(default_factory=dict)
+    user_tables: frozenset[str] = frozenset()
 
     def months(self, table: str) -> set[str]:
         """Months a table holds."""
@@ -67,7 +66,7 @@ class ServiceData:
     def describe(self, table: str) -> str:
         """``the shipped DM01 diagnostics provider data`` or ``the DM01 diagnostics provider data in FILE``."""
         what = SERVICE_TABLES[table][2]
-        return f"the {what} in {self.files[table]}" if table in self.user_sha256 else f"the shipped {what}"
+        return f"the {what} in {self.files[table]}" if table in self.user_tables else f"the shipped {what}"
 
 
 def shipped_service_data() -> ServiceData:
@@ -83,14 +82,14 @@ def read_service_data(paths: Mapping[str, Path | None]) -> ServiceData:
         ReferenceDataError: a user's file is malformed (file, line, column).
     """
     data = shipped_service_data()
-    tables, files, sha = {}, dict(data.files), {}
+    tables, files = {}, dict(data.files)
     for table, path in paths.items():
         if path is None:
             continue
         tables[table] = read_user_table(table, path)
         files[table] = str(path)
-        sha[table] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return ServiceData(**{t: tables.get(t, getattr(data, t)) for t in SERVICE_TABLES}, files=files, user_sha256=sha)
+    return ServiceData(**{t: tables.get(t, getattr(data, t)) for t in SERVICE_TABLES}, files=files,
+                       user_tables=frozenset(tables))
 
 
 def read_user_table(table: str, path: Path) -> pd.DataFrame:

@@ -177,7 +177,7 @@ def plan_services(scenario: Scenario, doc: LoadedDocument, world: World, geograp
                                       dtt_sigma=c.dtt_delay_sigma, capacity_headroom=c.treatment_capacity_headroom_pct / 100,
                                       window_months=c.rates_window_months, data=data)
         except NationalCancerDataError as err:  # the national series, not the provider data, falls short
-            user = "cancer_national" in data.user_sha256
+            user = "cancer_national" in data.user_tables
             raise scenario_error(doc, ("world", "cancer_national_csv") if user else ("start",),
                                  scenario.world.cancer_national_csv if user else scenario.start, f"cannot be used: {err}",
                                  "a national cancer series with every month of the window filled, or a shorter "
