@@ -89,10 +89,10 @@ def observed_history(rtt: pd.DataFrame | None = None, data: ServiceData | None =
     series["rtt_clock_starts"] = obs["clock_starts"]
     out = {k: pd.Series(v.to_numpy(dtype=float), index=index).dropna() for k, v in series.items()}
     for frame, columns in ((data.diagnostics_national, {"diag_over_6w_pct": "pct_over_6w",
-                                                                "diag_waiting_list": "waiting_list",
-                                                                "diag_tests": "tests_performed"}),
+                                                        "diag_waiting_list": "waiting_list",
+                                                        "diag_tests": "tests_performed"}),
                            (data.cancer_national, {"cancer_fds_pct": "fds_pct", "cancer_62d_pct": "pct_62day",
-                                                          "cancer_31d_pct": "pct_31day"})):
+                                                   "cancer_31d_pct": "pct_31day"})):
         idx = pd.PeriodIndex(frame["month"], freq="M").to_timestamp(how="end").normalize()
         for metric, column in columns.items():
             out[metric] = pd.Series(frame[column].to_numpy(dtype=float), index=idx).dropna()
