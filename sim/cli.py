@@ -244,9 +244,9 @@ def data() -> None:
                                            "trust_totals"]),
               help="Which data the file holds (default: told from its header).")
 def data_check(file, kind) -> None:
-    """Check a data file you supply: a national monthly series (the columns of sim/data/*_national_monthly.csv) or a
-    DM01 or CWT provider file (the columns of sim/data/dm01_provider_test_monthly.csv.gz, cwt_provider_monthly.csv.gz);
-    docs/DATA.md."""
+    """Check a data file you supply, its kind told from its header: a national RTT, diagnostics or cancer series, a
+    DM01 or CWT provider file, a trusts file or monthly trust totals (each with the columns of its file in sim/data;
+    `sim data export` writes them; docs/DATA.md)."""
     with _Guard():
         from sim.data_check import describe_file
 
