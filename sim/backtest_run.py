@@ -33,7 +33,7 @@ from sim.calendar import add_months, parse_month
 from sim.calibration import calibrate, calibration_yaml
 from sim.config import load_scenario
 from sim.config_services import CancerConfig, DiagnosticsConfig
-from sim.data_check import file_kind
+from sim.data_check import KIND_TABLE, WORLD_KEYS, file_kind
 from sim.errors import InputError
 from sim.pipeline import (admitted_share_before, check_calibration_months, observed_history, observed_rtt,
                           run_manifest, services_manifest, with_progress)
@@ -41,7 +41,7 @@ from sim.plotting import provenance_text, standard_plots
 from sim.results import RunWriter, summarise
 from sim.runner import default_jobs, plan_run, run_plan
 from sim.world import read_trust_totals
-from sim.service_data import SERVICE_TABLES, ServiceData, read_service_data
+from sim.service_data import ServiceData, read_service_data
 from sim.service_plan import service_census_months
 
 DEFAULT_REPLICATIONS = 100
@@ -110,7 +110,7 @@ def observed_by_kind(paths: list[Path] | tuple[Path, ...]) -> dict[str, Path]:
                              "not an observed series)", allowed="a national RTT, diagnostics or cancer series, a "
                              "DM01 or CWT provider file, or monthly trust totals; a trusts file goes in a "
                              "scenario's world.trusts_csv")
-        table = {"diagnostics": "diagnostics_national", "cancer": "cancer_national"}.get(kind, kind)
+        table = KIND_TABLE.get(kind, kind)
         if table in out:
             raise InputError(key_path="--observed", value=str(path), problem=f"is a second {kind} file (the first: "
                              f"{out[table]})", allowed="one file of each kind: rtt, diagnostics, cancer, "
@@ -197,8 +197,7 @@ def _one_cutoff(writer: RunWriter, prefix: str, cutoff: str, last: str, observed
                           max_evaluations=max_evaluations)
     timings["calibrate_seconds"] += time.perf_counter() - t0
     writer.write_text(prefix + "calibration.yaml", calibration_yaml(calib))
-    keys = {"rtt": "national_rtt_csv", "trust_totals": "trust_totals_csv",
-            **{table: spec[0] for table, spec in SERVICE_TABLES.items()}}
+    keys = {KIND_TABLE.get(kind, kind): key for kind, key in WORLD_KEYS.items()}
     observed_lines = "".join(f"\n  {keys[kind]}: {'../' * prefix.count('/')}{OBSERVED_NAME.format(kind=kind)}  "
                              "# the file the backtest was given" for kind in given)
     writer.write_text(prefix + "scenario.yaml", SCENARIO_TEMPLATE.format(

@@ -22,10 +22,12 @@ from sim.service_data import CANCER_TOTALS, SERVICE_TABLES, read_user_table
 FILE_KINDS = {**{kind: spec[2] for kind, spec in ref.OBSERVED_KINDS.items()},
               "dm01_provider": "test_id", "cwt_provider": "standard", "trusts": "treatment_function_code",
               "trust_totals": "incomplete_pathways"}
+#: The :data:`~sim.service_data.SERVICE_TABLES` table each national kind fills (the others share their kind's name).
+KIND_TABLE = {"diagnostics": "diagnostics_national", "cancer": "cancer_national"}
 #: The ``world`` key a run names each kind of file with.
-WORLD_KEYS = {"rtt": "national_rtt_csv", "diagnostics": "diagnostics_national_csv",
-              "cancer": "cancer_national_csv", "dm01_provider": "dm01_provider_csv", "cwt_provider": "cwt_provider_csv",
-              "trusts": "trusts_csv", "trust_totals": "trust_totals_csv"}
+WORLD_KEYS = {"rtt": "national_rtt_csv", "trusts": "trusts_csv", "trust_totals": "trust_totals_csv",
+              **{kind: SERVICE_TABLES[KIND_TABLE.get(kind, kind)][0]
+                 for kind in ("diagnostics", "cancer", "dm01_provider", "cwt_provider")}}
 
 
 def file_kind(path: str | Path) -> str:
