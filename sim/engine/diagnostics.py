@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.engine.flow import _share_activity_numpy
+from sim.engine.flow import FASTMATH, _share_activity_numpy
 
 URGENT = 0
 RTT = 1
@@ -48,56 +48,59 @@ N_ACC = 6
 
 
 @njit(cache=True, inline="always")
-def _share_in_order(stock, weight, order, activity, emptied, tail):
-    """The priority sharing of :func:`sim.engine.flow._share_activity` in one pass.
+def _share_in_order(stock, total, weight, order, activity):
+    """The priority sharing of :func:`sim.engine.flow._share_activity` in one short walk.
 
     With bins visited in decreasing ``weight`` (``order``), the bins that end
-    up emptied are a leading run of that order: the first ``j`` such that the
-    rest, sharing what is left in proportion to ``stock * weight``, empties
-    none of its occupied bins. Suffix sums make that one sweep instead of a
-    pass per saturated bin (exponential in-turn weights saturate many).
+    up emptied are a leading run of that order: the first position ``J`` such
+    that the rest, sharing what is left in proportion to ``stock * weight``,
+    empties none of its occupied bins. That test fails before ``J`` and holds
+    at every position after it (emptying more than needed only lowers the
+    rest's scale), so the walk starts at the lightest bin and stops at the
+    first occupied position where it fails: about a third of the positions
+    for steep in-turn weights, which empty most bins.
 
-    The weight of the rest is summed from the lightest bin up (``tail``), never
-    by subtracting emptied bins from the total: steep in-turn weights span more
+    The weight of the rest is summed from the lightest bin up, never by
+    subtracting emptied bins from the total: steep in-turn weights span more
     than float64's 16 digits between neighbouring weeks, and the subtraction
-    would leave rounding noise larger than what remains.
+    would leave rounding noise larger than what remains. (Stock is
+    subtracted: its sums carry no such range.)
 
-    Marks the emptied bins in ``emptied`` and returns the scale ``k`` of the
-    rest (removals ``stock * k * weight``); -1 when every bin is emptied.
+    ``total`` is the row's stock. Returns ``(J, k)``: positions before ``J`` are emptied, the rest gives
+    up ``stock * k * weight``; ``J = -1`` when every bin is emptied.
     """
     n = stock.shape[0]
-    total = 0.0
-    for b in range(n):
-        emptied[b] = False
-        total += stock[b]
     if activity <= 0.0 or total <= 0.0:
-        return 0.0
+        return 0, 0.0
     if activity >= total:
-        return -1.0
-    running = 0.0
+        return -1, 0.0
+    tail = 0.0
+    rest = 0.0
+    k = 0.0
+    first = n
     for j in range(n - 1, -1, -1):
         b = order[j]
-        running += stock[b] * weight[b]
-        tail[j] = running
-    taken = 0.0
-    for j in range(n):
-        b = order[j]
-        if stock[b] <= 0.0:
+        x = np.float64(stock[b])
+        if x <= 0.0:
             continue
-        k = (activity - taken) / tail[j] if tail[j] > 0.0 else 0.0
-        if k * weight[b] < 1.0:
-            return k
-        emptied[b] = True
-        taken += stock[b]
-    return 0.0
+        tail_j = tail + x * weight[b]
+        rest_j = rest + x
+        left = activity - (total - rest_j)
+        if left * weight[b] >= tail_j:  # the rest from j would empty bin j
+            return first, k
+        tail = tail_j
+        rest = rest_j
+        k = left / tail_j if tail_j > 0.0 else 0.0
+        first = j
+    return first, k
 
 
-@njit(cache=True)
-def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, age, acc, done_step):
+# The flow engine's flags (sim/engine/flow.py); inlined functions take them too.
+@njit(cache=True, fastmath=FASTMATH)
+def _advance_kernel(stock, requests, list_capacity, weight, order, rank, row_weight, age, acc, done_step, waiting):
     n_reps, n_rows, n_sources, n_bins = stock.shape
     n = n_sources * n_bins
-    emptied = np.empty(n, dtype=np.bool_)
-    tail = np.empty(n)
+    listed = np.empty(n_sources)
     for r in range(n_reps):
         for i in range(n_rows):
             flat = stock[r, i].reshape(n)
@@ -106,7 +109,15 @@ def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, a
                 acc[r, i, ACC_REQUESTS + s] += requests[r, i, s]
             g = row_weight[i]
             w = weight[g]
-            k = _share_in_order(flat, w, order[g], list_capacity[r, i], emptied, tail)
+            rk = rank[g]
+            total = 0.0
+            for s in range(n_sources):
+                listed[s] = 0.0
+                for c in range(s * n_bins, (s + 1) * n_bins):
+                    listed[s] += flat[c]
+                total += listed[s]
+            first, k = _share_in_order(flat, total, w, order[g], list_capacity[r, i])
+            every = first < 0
             # One sweep per source: tests taken (all of an emptied bin, else its share), then ageing.
             for s in range(n_sources):
                 base = s * n_bins
@@ -114,7 +125,7 @@ def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, a
                 carry = 0.0
                 for b in range(n_bins):
                     x = np.float64(flat[base + b])
-                    take = x if (k < 0.0 or emptied[base + b]) else x * k * w[base + b]
+                    take = x if (every or rk[base + b] < first) else x * k * w[base + b]
                     done += take
                     if age:
                         flat[base + b] = carry
@@ -125,6 +136,7 @@ def _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, a
                     flat[base + n_bins - 1] += carry  # the open last bin keeps its own
                 acc[r, i, ACC_TESTS + s] += done
                 done_step[r, i, s] = done
+                waiting[r, i, s] = max(listed[s] - done, 0.0)
 
 
 def in_turn_hazard(in_turn_per_week: float, n_bins: int) -> np.ndarray:
@@ -139,7 +151,8 @@ def priority_weights(source_weight: np.ndarray, hazard: np.ndarray) -> np.ndarra
 
 
 def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, requests: np.ndarray,
-            list_capacity: np.ndarray, weight: np.ndarray, age: bool, row_weight: np.ndarray | None = None) -> None:
+            list_capacity: np.ndarray, weight: np.ndarray, age: bool, row_weight: np.ndarray | None = None,
+            waiting: np.ndarray | None = None) -> None:
     """Move every row through one sub-step, in place.
 
     Args:
@@ -151,12 +164,18 @@ def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, reques
         weight: float64 ``[source * bin]`` from :func:`priority_weights`, or ``[table, source * bin]``.
         age: whether this sub-step ends a week.
         row_weight: int ``[row]`` each row's weight table (default: table 0 for all).
+        waiting: float64 ``[rep, row, source]``, if given, overwritten with each source's list after the
+            sub-step (the stock's sum over bins, gathered in the kernel's sweep to save a pass).
     """
     if not stock.flags.c_contiguous:
         raise ValueError("stock must be C-contiguous")
     weight, row_weight = _tables(weight, row_weight, stock.shape[1])
     order = np.ascontiguousarray(np.argsort(-weight, axis=1, kind="stable"))
-    _advance_kernel(stock, requests, list_capacity, weight, order, row_weight, age, acc, done_step)
+    rank = np.empty_like(order)  # each bin's position in its table's order
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(order.shape[1]), order.shape), axis=1)
+    if waiting is None:
+        waiting = np.empty_like(done_step)
+    _advance_kernel(stock, requests, list_capacity, weight, order, rank, row_weight, age, acc, done_step, waiting)
 
 
 def _tables(weight: np.ndarray, row_weight: np.ndarray | None, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +188,8 @@ def _tables(weight: np.ndarray, row_weight: np.ndarray | None, n_rows: int) -> t
     return weight, row_weight
 
 
-def advance_numpy(stock, acc, done_step, *, requests, list_capacity, weight, age, row_weight=None) -> None:
+def advance_numpy(stock, acc, done_step, *, requests, list_capacity, weight, age, row_weight=None,
+                  waiting=None) -> None:
     """Plain numpy reference of :func:`advance` (slow; for tests only)."""
     weight, row_weight = _tables(weight, row_weight, stock.shape[1])
     weight = weight[row_weight][None]
@@ -184,6 +204,8 @@ def advance_numpy(stock, acc, done_step, *, requests, list_capacity, weight, age
     done = removed.reshape(stock.shape).sum(axis=-1)
     acc[..., ACC_TESTS:ACC_TESTS + n_sources] += done
     done_step[...] = done
+    if waiting is not None:
+        waiting[...] = work.sum(axis=-1)
     if age:
         work[..., -1] += work[..., -2]
         work[..., 1:-1] = work[..., :-2].copy()

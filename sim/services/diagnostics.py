@@ -48,6 +48,7 @@ class DiagnosticService:
         self.other_tests = np.zeros((n_reps, n_rows))
         self.lever_cost = np.zeros(n_reps)
         self.done = np.zeros((n_reps, n_rows, dx.N_SOURCES))
+        self.waiting = np.zeros((n_reps, n_rows, dx.N_SOURCES))
         self.n_rtt_trusts = n_rtt_trusts
         self.n_series = n_series
         linked = layout.row_rtt_trust >= 0
@@ -75,7 +76,7 @@ class DiagnosticService:
         requests = inp.requests_per_wd[:, month] * working_days
         dx.advance(self.stock, self.acc, self.done, requests=requests,
                    list_capacity=inp.list_capacity_per_wd[:, month] * working_days, weight=inp.weight, age=age,
-                   row_weight=inp.row_weight)
+                   row_weight=inp.row_weight, waiting=self.waiting)
         self.other_tests += inp.other_tests_per_wd[:, month] * working_days
         self.lever_cost += inp.lever_cost_gbp[:, month] * working_days
         if working_days <= 0:
@@ -83,7 +84,7 @@ class DiagnosticService:
         asked = self._by_trust(requests[:, :, dx.RTT])
         done = self._by_trust(self.done[:, :, dx.RTT])
         ratio = np.where(asked > 0, done / np.where(asked > 0, asked, 1.0), np.nan)
-        urgent_list = self._by_trust(self.stock[:, :, dx.URGENT].sum(axis=-1, dtype=np.float64))
+        urgent_list = self._by_trust(self.waiting[:, :, dx.URGENT])
         urgent_per_day = self._by_trust(requests[:, :, dx.URGENT]) / max(days, 1)
         self.urgent_wait_days = np.where(urgent_per_day > 0,
                                          urgent_list / np.where(urgent_per_day > 0, urgent_per_day, 1.0), 0.0)
@@ -103,7 +104,10 @@ class DiagnosticService:
     def census(self, days_since_ageing: int, flows: bool) -> dict[str, np.ndarray]:
         """Month-end metrics ``[rep, series]`` (NaN for series without diagnostic rows); resets the flow sums."""
         lay = self.layout
-        counts_rows = self.stock.sum(axis=2, dtype=np.float64)
+        # Sources added in order, as a sum over the axis would, without numpy's slow strided reduction.
+        counts_rows = np.add(self.stock[:, :, 0], self.stock[:, :, 1], dtype=np.float64)
+        for s in range(2, self.stock.shape[2]):
+            counts_rows += self.stock[:, :, s]
         tests_rows = self.acc[..., dx.ACC_TESTS:dx.ACC_TESTS + dx.N_SOURCES].sum(axis=-1)
         values = np.concatenate([counts_rows, tests_rows[..., None], self.other_tests[..., None]], axis=-1)
         n_bins = counts_rows.shape[-1]

@@ -38,12 +38,18 @@ def test_kernel_matches_numpy_reference(age, in_turn):
     a, b = stock.copy(), stock.copy()
     acc_a, acc_b = np.zeros(a.shape[:2] + (dx.N_ACC,)), np.zeros(a.shape[:2] + (dx.N_ACC,))
     done_a, done_b = np.zeros(a.shape[:3]), np.zeros(a.shape[:3])
+    waiting_a, waiting_b = np.zeros(a.shape[:3]), np.zeros(a.shape[:3])
     for _ in range(4):
-        dx.advance(a, acc_a, done_a, requests=requests, list_capacity=capacity, weight=weight, age=age)
-        dx.advance_numpy(b, acc_b, done_b, requests=requests, list_capacity=capacity, weight=weight, age=age)
+        dx.advance(a, acc_a, done_a, requests=requests, list_capacity=capacity, weight=weight, age=age,
+                   waiting=waiting_a)
+        dx.advance_numpy(b, acc_b, done_b, requests=requests, list_capacity=capacity, weight=weight, age=age,
+                         waiting=waiting_b)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(acc_a, acc_b, rtol=1e-6, atol=1e-3)
     np.testing.assert_allclose(done_a, done_b, rtol=1e-6, atol=1e-3)
+    np.testing.assert_allclose(waiting_a, waiting_b, rtol=1e-6, atol=1e-3)
+    # The lists the kernel reports are the stock it leaves (before float32 rounding).
+    np.testing.assert_allclose(waiting_a, a.sum(axis=-1, dtype=np.float64), rtol=1e-6, atol=1e-3)
 
 
 def test_requests_are_conserved():
