@@ -23,9 +23,8 @@ One call of :func:`advance` moves every row through a sub-step:
 3. at a week boundary the bins age by one week.
 
 Mechanics only: arrays in, arrays out. The sharing rule is the flow engine's
-(:func:`sim.engine.flow._share_activity`, whose numpy reference the tests
-compare against); it is computed here in one ordered sweep because the steep
-in-turn weights of diagnostic lists empty many bins at once.
+(:func:`sim.engine.flow.share_in_order`, whose numpy reference the tests
+compare against).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.engine.flow import FASTMATH, _share_activity_numpy
+from sim.engine.flow import FASTMATH, _share_activity_numpy, priority_order, share_in_order
 
 URGENT = 0
 RTT = 1
@@ -45,54 +44,6 @@ SOURCE_NAMES = ("urgent_cancer", "rtt", "other")
 ACC_REQUESTS = 0            # + source: requests added, by source (3 columns)
 ACC_TESTS = 3               # + source: waiting-list tests done, by source (3 columns)
 N_ACC = 6
-
-
-@njit(cache=True, inline="always")
-def _share_in_order(stock, total, weight, order, activity):
-    """The priority sharing of :func:`sim.engine.flow._share_activity` in one short walk.
-
-    With bins visited in decreasing ``weight`` (``order``), the bins that end
-    up emptied are a leading run of that order: the first position ``J`` such
-    that the rest, sharing what is left in proportion to ``stock * weight``,
-    empties none of its occupied bins. That test fails before ``J`` and holds
-    at every position after it (emptying more than needed only lowers the
-    rest's scale), so the walk starts at the lightest bin and stops at the
-    first occupied position where it fails: about a third of the positions
-    for steep in-turn weights, which empty most bins.
-
-    The weight of the rest is summed from the lightest bin up, never by
-    subtracting emptied bins from the total: steep in-turn weights span more
-    than float64's 16 digits between neighbouring weeks, and the subtraction
-    would leave rounding noise larger than what remains. (Stock is
-    subtracted: its sums carry no such range.)
-
-    ``total`` is the row's stock. Returns ``(J, k)``: positions before ``J`` are emptied, the rest gives
-    up ``stock * k * weight``; ``J = -1`` when every bin is emptied.
-    """
-    n = stock.shape[0]
-    if activity <= 0.0 or total <= 0.0:
-        return 0, 0.0
-    if activity >= total:
-        return -1, 0.0
-    tail = 0.0
-    rest = 0.0
-    k = 0.0
-    first = n
-    for j in range(n - 1, -1, -1):
-        b = order[j]
-        x = np.float64(stock[b])
-        if x <= 0.0:
-            continue
-        tail_j = tail + x * weight[b]
-        rest_j = rest + x
-        left = activity - (total - rest_j)
-        if left * weight[b] >= tail_j:  # the rest from j would empty bin j
-            return first, k
-        tail = tail_j
-        rest = rest_j
-        k = left / tail_j if tail_j > 0.0 else 0.0
-        first = j
-    return first, k
 
 
 # The flow engine's flags (sim/engine/flow.py); inlined functions take them too.
@@ -116,7 +67,7 @@ def _advance_kernel(stock, requests, list_capacity, weight, order, rank, row_wei
                 for c in range(s * n_bins, (s + 1) * n_bins):
                     listed[s] += flat[c]
                 total += listed[s]
-            first, k = _share_in_order(flat, total, w, order[g], list_capacity[r, i])
+            first, k = share_in_order(flat, total, w, order[g], list_capacity[r, i])
             every = first < 0
             # One sweep per source: tests taken (all of an emptied bin, else its share), then ageing.
             for s in range(n_sources):
@@ -170,9 +121,7 @@ def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, reques
     if not stock.flags.c_contiguous:
         raise ValueError("stock must be C-contiguous")
     weight, row_weight = _tables(weight, row_weight, stock.shape[1])
-    order = np.ascontiguousarray(np.argsort(-weight, axis=1, kind="stable"))
-    rank = np.empty_like(order)  # each bin's position in its table's order
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(order.shape[1]), order.shape), axis=1)
+    order, rank = priority_order(weight)
     if waiting is None:
         waiting = np.empty_like(done_step)
     _advance_kernel(stock, requests, list_capacity, weight, order, rank, row_weight, age, acc, done_step, waiting)

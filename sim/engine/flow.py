@@ -54,133 +54,120 @@ N_ACC = 5
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
-@njit(cache=True, inline="always", fastmath=FASTMATH)
-def _share_activity(stock, hazard, activity, out):
-    """Fill ``out`` with removals per bin summing to min(activity, stock total)."""
-    n_bins = stock.shape[0]
-    total = 0.0
-    for b in range(n_bins):
-        out[b] = 0.0
-        total += stock[b]
-    if activity <= 0.0 or total <= 0.0:
-        return 0.0
-    if activity >= total:
-        for b in range(n_bins):
-            out[b] = stock[b]
-        return total
-    remaining = activity
-    # Saturated bins give up their stock and leave the sharing; at most a few passes.
-    for _ in range(n_bins):
-        weight = 0.0
-        for b in range(n_bins):
-            if out[b] < stock[b]:
-                weight += (stock[b] - out[b]) * hazard[b]
-        if weight <= 0.0 or remaining <= 0.0:
-            break
-        k = remaining / weight
-        saturated = False
-        for b in range(n_bins):
-            if out[b] < stock[b] and k * hazard[b] >= 1.0:
-                saturated = True
-        if not saturated:
-            for b in range(n_bins):
-                if out[b] < stock[b]:
-                    out[b] += (stock[b] - out[b]) * k * hazard[b]
-            remaining = 0.0
-            break
-        for b in range(n_bins):
-            if out[b] < stock[b] and k * hazard[b] >= 1.0:
-                remaining -= stock[b] - out[b]
-                out[b] = stock[b]
-    return activity - max(remaining, 0.0)
+@njit(cache=True, inline="always")
+def share_in_order(stock, total, weight, order, activity):
+    """The priority policy: ``activity`` shared over bins in proportion to ``stock * weight``, none emptied beyond its stock.
 
+    With bins visited in decreasing ``weight`` (``order``), the bins that end
+    up emptied are a leading run of that order: the first position ``J`` such
+    that the rest, sharing what is left in proportion to ``stock * weight``,
+    empties none of its occupied bins. That test fails before ``J`` and holds
+    at every position after it (emptying more than needed only lowers the
+    rest's scale), so the walk starts at the lightest bin and stops at the
+    first occupied position where it fails.
 
-@njit(cache=True, inline="always", fastmath=FASTMATH)
-def _priority_scale(row, hazard, hazard_max, activity):
-    """Removal scale ``k`` (removals = stock * k * hazard), or -1 when a bin would saturate."""
-    total = 0.0
-    weight = 0.0
-    for b in range(row.shape[0]):
-        total += row[b]
-        weight += row[b] * hazard[b]
-    if activity <= 0.0 or total <= 0.0 or weight <= 0.0:
-        return 0.0
-    k = min(activity, total) / weight
-    return k if k * hazard_max < 1.0 else -1.0
+    The weight of the rest is summed from the lightest bin up, never by
+    subtracting emptied bins from the total: steep diagnostic in-turn weights
+    span more than float64's 16 digits between neighbouring weeks, and the
+    subtraction would leave rounding noise larger than what remains. (Stock
+    is subtracted: its sums carry no such range.) A walk from the heaviest
+    bin, falling back to this one when the difference became noise, was 3%
+    faster on RTT rows and 40% slower on diagnostic rows.
 
-
-@njit(cache=True, inline="always", fastmath=FASTMATH)
-def _removals_by_priority(row, hazard, hazard_max, activity, level, removed):
-    """Fill ``removed`` with one stage's activity by priority (fast sweep, or exact sharing)."""
-    k = _priority_scale(row, hazard, hazard_max, activity)
-    if k >= 0.0:
-        for b in range(row.shape[0]):
-            removed[b] = row[b] * k * hazard[b]
-    else:
-        for b in range(row.shape[0]):
-            level[b] = row[b]
-        _share_activity(level, hazard, activity, removed)
-
-
-@njit(cache=True, inline="always", fastmath=FASTMATH)
-def _take(row, removed, other_profile, moved_to, moved_share):
-    """Remove ``removed`` from a stage, moving ``moved_share`` of it into ``moved_to``.
-
-    Returns the total removed, and the stage's remaining total and its total
-    weighted by ``other_profile`` (gathered here to save a sweep).
+    ``total`` is the row's stock. Returns ``(J, k)``: positions before ``J``
+    are emptied, the rest gives up ``stock * k * weight``; ``J = -1`` when
+    every bin is emptied.
     """
-    done = 0.0
-    total = 0.0
-    weighted = 0.0
-    for b in range(row.shape[0]):
-        row[b] = max(row[b] - removed[b], 0.0)
-        moved_to[b] += removed[b] * moved_share
-        done += removed[b]
-        total += row[b]
-        weighted += row[b] * other_profile[b]
-    return done, total, weighted
+    n = stock.shape[0]
+    if activity <= 0.0 or total <= 0.0:
+        return 0, 0.0
+    if activity >= total:
+        return -1, 0.0
+    tail = 0.0
+    rest = 0.0
+    k = 0.0
+    first = n
+    for j in range(n - 1, -1, -1):
+        b = order[j]
+        x = np.float64(stock[b])
+        if x <= 0.0:
+            continue
+        tail_j = tail + x * weight[b]
+        rest_j = rest + x
+        left = activity - (total - rest_j)
+        if left * weight[b] >= tail_j:  # the rest from j would empty bin j
+            return first, k
+        tail = tail_j
+        rest = rest_j
+        k = left / tail_j if tail_j > 0.0 else 0.0
+        first = j
+    return first, k
 
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
-def _other_and_age(row, total, weighted, other_rate, validation_rate, validation_min_bin, other_profile, age):
-    """Other removals and validation on one stage, fused with ageing; returns what left."""
+def _shift_out(row, x, frac_k, other_profile, validation_rate, validation_min_bin, age):
+    """Write ``x`` less its other removals into ``row``, aged by a week if ``age``; returns what left."""
     n_bins = row.shape[0]
-    k = other_rate * total / weighted if weighted > 0.0 else 0.0
     gone = 0.0
     if age:
-        # Walk down so each bin is read before it is overwritten by the one below it.
-        top = n_bins - 1
-        f_top = min(k * other_profile[top] + (validation_rate if top >= validation_min_bin else 0.0), 1.0)
-        f_below = min(k * other_profile[top - 1] + (validation_rate if top - 1 >= validation_min_bin else 0.0), 1.0)
-        gone += row[top] * f_top + row[top - 1] * f_below
-        row[top] = row[top] * (1.0 - f_top) + row[top - 1] * (1.0 - f_below)
-        for b in range(top - 1, 0, -1):
-            frac = min(k * other_profile[b - 1] + (validation_rate if b - 1 >= validation_min_bin else 0.0), 1.0)
-            gone += row[b - 1] * frac
-            row[b] = row[b - 1] * (1.0 - frac)
         row[0] = 0.0
+        for b in range(n_bins - 1):
+            f = min(frac_k * other_profile[b] + (validation_rate if b >= validation_min_bin else 0.0), 1.0)
+            gone += x[b] * f
+            row[b + 1] = x[b] * (1.0 - f)
+        top = n_bins - 1
+        f = min(frac_k * other_profile[top] + (validation_rate if top >= validation_min_bin else 0.0), 1.0)
+        gone += x[top] * f
+        row[top] += x[top] * (1.0 - f)  # the open last bin keeps its own and receives the one below
     else:
         for b in range(n_bins):
-            frac = min(k * other_profile[b] + (validation_rate if b >= validation_min_bin else 0.0), 1.0)
-            gone += row[b] * frac
-            row[b] = row[b] * (1.0 - frac)
+            f = min(frac_k * other_profile[b] + (validation_rate if b >= validation_min_bin else 0.0), 1.0)
+            gone += x[b] * f
+            row[b] = x[b] * (1.0 - f)
     return gone
 
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
-def _row_slow(s_n, s_a, h_n, h_a, hmax_n, hmax_a, act_n, act_a, dta, other_rate, validation_rate,
-              validation_min_bin, other_profile, age, level, removed, acc_row):
-    """One row, pass by pass, with exact sharing where a bin would saturate (the rare path)."""
-    _removals_by_priority(s_n, h_n, hmax_n, act_n, level, removed)
-    done, total_n, other_n = _take(s_n, removed, other_profile, s_a, dta)
+def _row_exact(s_n, s_a, h_n, h_a, order_n, rank_n, order_a, rank_a, total_n, act_n, act_a, dta, other_rate,
+               validation_rate, validation_min_bin, other_profile, age, x_n, x_a, acc_row):
+    """One row where some occupied bin would give up more than it holds: exact sharing, stage by stage.
+
+    Each stage's activity by :func:`share_in_order` (bins emptied from the
+    highest priority down, the rest shared), the decisions to admit moved
+    into the admitted stage before its activity, then other removals and
+    ageing. Four sweeps and two short walks.
+    """
+    n_bins = s_n.shape[0]
+    first, k = share_in_order(s_n, total_n, h_n, order_n, act_n)
+    done = 0.0
+    total_a = 0.0
+    for b in range(n_bins):
+        n = np.float64(s_n[b])
+        gone = n if (first < 0 or rank_n[b] < first) else n * k * h_n[b]
+        done += gone
+        x_n[b] = n - gone
+        x_a[b] = s_a[b] + dta * gone
+        total_a += x_a[b]
     acc_row[ACC_DECISIONS_TO_ADMIT] += done * dta
     acc_row[ACC_STOPS_NONADMITTED] += done * (1.0 - dta)
-    _removals_by_priority(s_a, h_a, hmax_a, act_a, level, removed)
-    done, total_a, other_a = _take(s_a, removed, other_profile, level, 0.0)
+    first, k = share_in_order(x_a, total_a, h_a, order_a, act_a)
+    done = 0.0
+    left_n = weighted_n = left_a = weighted_a = 0.0
+    for b in range(n_bins):
+        a = x_a[b]
+        gone = a if (first < 0 or rank_a[b] < first) else a * k * h_a[b]
+        done += gone
+        x_a[b] = a - gone
+        left_n += x_n[b]
+        weighted_n += x_n[b] * other_profile[b]
+        left_a += x_a[b]
+        weighted_a += x_a[b] * other_profile[b]
     acc_row[ACC_STOPS_ADMITTED] += done
+    frac_n = other_rate * left_n / weighted_n if weighted_n > 0.0 else 0.0
+    frac_a = other_rate * left_a / weighted_a if weighted_a > 0.0 else 0.0
     acc_row[ACC_OTHER_REMOVALS] += (
-        _other_and_age(s_n, total_n, other_n, other_rate, validation_rate, validation_min_bin, other_profile, age)
-        + _other_and_age(s_a, total_a, other_a, other_rate, validation_rate, validation_min_bin, other_profile, age)
+        _shift_out(s_n, x_n, frac_n, other_profile, validation_rate, validation_min_bin, age)
+        + _shift_out(s_a, x_a, frac_a, other_profile, validation_rate, validation_min_bin, age)
     )
 
 
@@ -253,6 +240,8 @@ def _advance_kernel(
     validation_rate,
     validation_min_bin,
     hazard,
+    order,
+    rank,
     other_profile,
     age,
     acc,
@@ -262,12 +251,12 @@ def _advance_kernel(
     With no saturated bin each flow is a per-bin factor, so the totals every
     later flow needs (after activity, after the admitted stage receives its
     decisions to admit) follow from sums over the untouched row; the second
-    sweep applies them all and ages. A row where a bin would saturate takes
-    the pass-by-pass path instead.
+    sweep applies them all and ages. A row where a bin might give up more than
+    it holds takes the exact path, :func:`_row_exact`.
     """
     n_reps, n_rows, _, n_bins = stock.shape
-    removed = np.empty(n_bins)
-    level = np.empty(n_bins)
+    x_n = np.empty(n_bins)
+    x_a = np.empty(n_bins)
     for r in range(n_reps):
         h_n = hazard[r, NONADMITTED]
         h_a = hazard[r, ADMITTED]
@@ -307,8 +296,9 @@ def _advance_kernel(
             moved = dta * max(k_n, 0.0)
             k_a = _scale(act_a, total_a + moved * weight_n, weight_a + moved * cross, hmax_a)
             if k_n < 0.0 or k_a < 0.0:
-                _row_slow(s_n, s_a, h_n, h_a, hmax_n, hmax_a, act_n, act_a, dta, o_rate, v_rate,
-                          validation_min_bin, other_profile, age, level, removed, acc_row)
+                _row_exact(s_n, s_a, h_n, h_a, order[r, NONADMITTED], rank[r, NONADMITTED], order[r, ADMITTED],
+                           rank[r, ADMITTED], total_n, act_n, act_a, dta, o_rate, v_rate, validation_min_bin,
+                           other_profile, age, x_n, x_a, acc_row)
                 continue
 
             done_n = k_n * weight_n
@@ -361,6 +351,7 @@ def advance(
         other_profile: float64 ``[bin]`` relative rate of other removals by bin.
         age: whether this sub-step ends a week (bins shift by one).
     """
+    order, rank = priority_order(hazard)
     _advance_kernel(
         stock,
         clock_starts,
@@ -371,10 +362,20 @@ def advance(
         validation_rate,
         validation_min_bin,
         hazard,
+        order,
+        rank,
         other_profile,
         age,
         acc,
     )
+
+
+def priority_order(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bins in decreasing ``weight`` over the last axis (stable), and each bin's position in that order."""
+    order = np.ascontiguousarray(np.argsort(-weight, axis=-1, kind="stable"))
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(order.shape[-1]), order.shape), axis=-1)
+    return order, rank
 
 
 def _share_activity_numpy(stock: np.ndarray, hazard: np.ndarray, activity: np.ndarray) -> np.ndarray:

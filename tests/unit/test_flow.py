@@ -112,6 +112,25 @@ def _random_case(rng, n_reps=3, n_rows=5, n_bins=12):
     return stock, kwargs
 
 
+def test_a_plateau_of_tiny_long_waits_is_emptied_exactly():
+    """The late-horizon case: the highest-priority bins (a flat long-wait plateau, so ties) hold a few pathways.
+
+    The fast path's check sees a bin that would give up more than it holds,
+    so the row takes the exact path: the plateau is emptied and the rest
+    shares what is left, as the numpy reference does.
+    """
+    hazard = np.array([[3.0, 1.0, 1.0, 2.0, 50.0, 50.0], [1.0, 1.0, 1.0, 1.0, 40.0, 40.0]])
+    s = _stock([0, 400, 300, 100, 0.02, 0.01], [0, 50, 20, 5, 0.01, 0])
+    ref = s.copy()
+    acc = _step(s, nonadm=150.0, adm=30.0, dta=0.2, other=0.01, hazard=hazard, age=True)
+    acc_ref = _step(ref, nonadm=150.0, adm=30.0, dta=0.2, other=0.01, hazard=hazard, age=True,
+                    impl=flow.advance_numpy)
+    np.testing.assert_allclose(s, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(acc, acc_ref, rtol=1e-6, atol=1e-9)
+    assert s[0, 0, 0, -1] == 0.0 and s[0, 0, 1, -1] == 0.0  # the plateau (aged into the last bin) emptied
+    assert acc[0, 0, flow.ACC_STOPS_NONADMITTED] + acc[0, 0, flow.ACC_DECISIONS_TO_ADMIT] == pytest.approx(150.0)
+
+
 @pytest.mark.parametrize("seed", range(25))
 def test_numba_kernel_agrees_with_the_numpy_reference(seed):
     rng = np.random.default_rng(seed)
