@@ -7,7 +7,7 @@ import pytest
 
 from sim.config import load_scenario
 from sim.metrics import MetricCube
-from sim.runner import batches, plan_run, run_batch, run_plan
+from sim.runner import MAX_BATCH, batches, default_batch_size, plan_run, run_batch, run_plan
 
 BASELINE = Path(__file__).resolve().parents[2] / "configs" / "baseline.yaml"
 
@@ -21,6 +21,19 @@ def plan():
 def test_batches_cover_every_replication_once():
     got = np.concatenate(batches(11, 4))
     assert got.tolist() == list(range(11))
+
+
+def test_default_batches_keep_both_workers_busy_to_the_end():
+    # 41 replications in batches of 6 would be seven batches: one worker runs the last alone.
+    assert default_batch_size(41, 2) == 5
+    sizes = [len(b) for b in batches(41, default_batch_size(41, 2))]
+    assert sizes.count(5) == 8 and sizes.count(1) == 1
+    assert default_batch_size(201, 1) == MAX_BATCH  # one worker: as few batches as memory allows
+    for n in (1, 7, 41, 101, 201, 1001):
+        for jobs in (1, 2, 4):
+            size = default_batch_size(n, jobs)
+            assert 1 <= size <= MAX_BATCH
+            assert len(batches(n, size)) >= min(n, 4 * jobs)  # the pool and the progress bar stay busy
 
 
 def test_batch_size_does_not_change_results(plan):
