@@ -99,7 +99,8 @@ def share_in_order(stock, total, weight, order, activity):
             return first, k
         tail = tail_j
         rest = rest_j
-        k = left / tail_j if tail_j > 0.0 else 0.0
+        # Lighter positions than the answer can have left < 0; at the answer it is not (bar rounding).
+        k = max(left / tail_j, 0.0) if tail_j > 0.0 else 0.0
         first = j
     return first, k
 

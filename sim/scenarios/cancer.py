@@ -75,8 +75,9 @@ class MonthlyVariation:
             trust's diagnosis hazard.
         treatment_sd, treatment_rho: the same for the pace of treatment.
         published: the published national series' variation it was sized to (``fds_pct`` and
-            ``pct_31day``: residual sd in points and lag-1 autocorrelation, months used) and the
-            simulated sd of each at the trial shock sd (``simulated_sd_at_trial``).
+            ``pct_31day``: residual sd in points and lag-1 autocorrelation, months used; also
+            ``pct_62day``, not fitted, when published) and the simulated sd of each at the trial
+            shock sd (``simulated_sd_at_trial``).
     """
 
     fds_sd: float
@@ -207,22 +208,26 @@ VARIATION_MONTHS = 24
 
 def published_variation(census_month: str, months: int = VARIATION_MONTHS,
                         data: ServiceData | None = None) -> dict[str, dict]:
-    """Month-to-month variation of the national FDS and 31-day percentages up to ``census_month``.
+    """Month-to-month variation of the national FDS, 31-day and 62-day percentages up to ``census_month``.
 
     Over the ``months`` months to the census month, each percentage is regressed on a
     linear trend and the month's working days (which the model reproduces itself); the
     residuals' sd (points, 3 parameters off the degrees of freedom) and lag-1
-    autocorrelation are what the model's monthly shocks must add.
+    autocorrelation are what the model's monthly shocks must add (FDS and 31-day), or
+    what the variation they cause should come to (62-day, which is not fitted: given
+    only when 12 months are published).
 
     Raises:
-        ValueError: fewer than 12 published months in the span.
+        ValueError: fewer than 12 published months of FDS or 31-day in the span.
     """
     data = data or shipped_service_data()
     df = data.cancer_national.set_index("month")
     span = month_range(add_months(census_month, 1 - months), census_month)
     out = {}
-    for column in ("fds_pct", "pct_31day"):
-        held = [m for m in span if m in df.index and np.isfinite(df.loc[m, column])]
+    for column in ("fds_pct", "pct_31day", "pct_62day"):
+        held = [m for m in span if m in df.index and np.isfinite(df.loc[m, column])] if column in df else []
+        if len(held) < 12 and column == "pct_62day":
+            continue
         if len(held) < 12:
             raise ValueError(f"{data.describe('cancer_national')} has {len(held)} months of {column} in "
                              f"{span[0]}..{span[-1]}; the monthly variation needs at least 12")
