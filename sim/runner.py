@@ -41,7 +41,7 @@ from sim.world import World, load_world, read_trust_totals
 from sim.yamlio import LoadedDocument
 
 # A replication to 2035 holds about 34 MB while it runs (inputs by month, state, its results), so 16
-# keeps a worker near 0.9 GB; throughput per replication is the same from about 8 up (3.1 s each).
+# keeps a worker near 0.9 GB; throughput per replication is the same from about 8 up.
 MAX_BATCH = 16
 # A batch's own work (inputs, services, model set-up, freeing its cycle) in replications' worth:
 # about 0.2 s a batch against 0.55 s a replication to 2029 and 1.4 s to 2035 (cProfile, 2 cores).
@@ -302,8 +302,8 @@ def batches(replications: int | np.ndarray, batch_size: int) -> list[np.ndarray]
 def default_batch_size(n_replications: int, jobs: int) -> int:
     """Enough batches to keep every worker busy and the progress bar moving, none too big for memory.
 
-    At least four batches per worker (at most ``MAX_BATCH`` replications
-    each); among those sizes, the one that finishes first when the pool hands
+    Batches of at most ``replications / (4 x workers)``, rounded up, and
+    ``MAX_BATCH``: about four or more per worker. Among those sizes, the one that finishes first when the pool hands
     each batch to the first free worker, counting each batch's own work
     (``BATCH_OVERHEAD_REPLICATIONS``). 41 replications on 2 workers go in
     batches of 5 (eight of 5 and one of 1) rather than 6 (seven batches: one

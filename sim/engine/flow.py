@@ -95,8 +95,8 @@ def share_in_order(stock, total, weight, order, activity):
         tail_j = tail + x * weight[b]
         rest_j = rest + x
         left = activity - (total - rest_j)
-        if left * weight[b] >= tail_j:  # the rest from j would empty bin j
-            return first, k
+        if tail_j > 0.0 and left * weight[b] >= tail_j:  # the rest from j would empty bin j
+            return first, k  # (bins of zero weight, lightest of all, share nothing and are never emptied)
         tail = tail_j
         rest = rest_j
         # Lighter positions than the answer can have left < 0; at the answer it is not (bar rounding).
@@ -335,7 +335,7 @@ def advance(
     """Move every row through one sub-step, in place.
 
     Args:
-        stock: float32 ``[rep, row, stage, bin]`` pathways on the list.
+        stock: float32 ``[rep, row, stage, bin]`` pathways on the list (at least two bins: the last is open-ended).
         acc: float64 ``[rep, row, N_ACC]`` flow accumulators (added to).
         clock_starts: float64 ``[rep, row]`` new pathways in this sub-step.
         nonadmitted_activity: float64 ``[rep, row]`` non-admitted removals available
@@ -352,6 +352,8 @@ def advance(
         other_profile: float64 ``[bin]`` relative rate of other removals by bin.
         age: whether this sub-step ends a week (bins shift by one).
     """
+    if stock.shape[-1] < 2:
+        raise ValueError("the flow engine needs at least two wait bins (the last one is open-ended)")
     order, rank = priority_order(hazard)
     _advance_kernel(
         stock,

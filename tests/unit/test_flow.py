@@ -196,3 +196,20 @@ def test_a_replication_does_not_depend_on_the_others_in_its_batch():
                for k, v in kwargs.items()}
     flow.advance(alone, np.zeros((1, 5, flow.N_ACC)), **per_rep)
     assert np.array_equal(alone[0], whole[2])
+
+
+def test_a_bin_of_zero_priority_shares_nothing_and_is_not_emptied():
+    # The walk once read "0 >= 0" at a zero-weight bin as "this bin would be emptied" and emptied the whole list.
+    hazard = np.array([[10.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    s = _stock([1, 10, 10])
+    ref = s.copy()
+    acc = _step(s, nonadm=5.0, hazard=hazard)
+    _step(ref, nonadm=5.0, hazard=hazard, impl=flow.advance_numpy)
+    np.testing.assert_allclose(s, ref, rtol=1e-6)
+    assert s[0, 0, 0].tolist() == pytest.approx([0, 6, 10])
+    assert acc[0, 0, flow.ACC_STOPS_NONADMITTED] == pytest.approx(5.0)
+
+
+def test_a_single_bin_is_refused():
+    with pytest.raises(ValueError, match="at least two wait bins"):
+        _step(_stock([10.0]), nonadm=3.0, age=True)
