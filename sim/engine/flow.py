@@ -182,51 +182,48 @@ def _scale(activity, total, weight, hazard_max):
 
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
+def _bin_flows(n, a, hn, ha, profile, validation, k_n, k_a, moved, frac_n, frac_a):
+    """One bin of both stages: what stays of each after activity by priority (``1 - k h``), decisions to admit
+    (into the admitted stage), other removals and validation; and the other removals and validation."""
+    xn = n * (1.0 - k_n * hn)
+    xa = (a + moved * hn * n) * (1.0 - k_a * ha)
+    fn = min(frac_n * profile + validation, 1.0)
+    fa = min(frac_a * profile + validation, 1.0)
+    return xn * (1.0 - fn), xa * (1.0 - fa), xn * fn + xa * fa
+
+
+@njit(cache=True, inline="always", fastmath=FASTMATH)
 def _apply_fast(s_n, s_a, h_n, h_a, k_n, k_a, moved, frac_n, frac_a, v_rate, validation_min_bin, other_profile, age):
     """Every flow of the sub-step on both stages in one sweep, aged by a week if ``age``; returns other removals.
 
-    Per bin: activity by priority (``1 - k h``), decisions to admit moved into
-    the admitted stage, then other removals and validation. With ageing the
-    sweep walks down from the open last bin, so each bin is read before the
-    one below is written into it, and the loop has no branch (it vectorises;
-    2.5x the earlier per-stage passes, docs/ARCHITECTURE.md).
+    With ageing the sweep walks down from the open last bin, so each bin is
+    read before the one below is written into it, and the loop has no branch
+    (it vectorises; 2.5x the earlier per-stage passes, docs/ARCHITECTURE.md).
     """
     n_bins = s_n.shape[0]
     gone = 0.0
     if age:
         top = n_bins - 1
-        n = np.float64(s_n[top])
-        xn_top = n * (1.0 - k_n * h_n[top])
-        xa_top = (s_a[top] + moved * h_n[top] * n) * (1.0 - k_a * h_a[top])
+        kept_n, kept_a, gone = _bin_flows(np.float64(s_n[top]), np.float64(s_a[top]), h_n[top], h_a[top],
+                                          other_profile[top], v_rate if top >= validation_min_bin else 0.0,
+                                          k_n, k_a, moved, frac_n, frac_a)
         for b in range(top - 1, -1, -1):
-            n = np.float64(s_n[b])
-            xn = n * (1.0 - k_n * h_n[b])
-            xa = (s_a[b] + moved * h_n[b] * n) * (1.0 - k_a * h_a[b])
-            v = v_rate if b >= validation_min_bin else 0.0
-            fn = min(frac_n * other_profile[b] + v, 1.0)
-            fa = min(frac_a * other_profile[b] + v, 1.0)
-            gone += xn * fn + xa * fa
-            s_n[b + 1] = xn * (1.0 - fn)
-            s_a[b + 1] = xa * (1.0 - fa)
-        v = v_rate if top >= validation_min_bin else 0.0
-        fn = min(frac_n * other_profile[top] + v, 1.0)
-        fa = min(frac_a * other_profile[top] + v, 1.0)
-        gone += xn_top * fn + xa_top * fa
-        s_n[top] += xn_top * (1.0 - fn)  # the open last bin keeps its own and receives the one below
-        s_a[top] += xa_top * (1.0 - fa)
+            n, a, g = _bin_flows(np.float64(s_n[b]), np.float64(s_a[b]), h_n[b], h_a[b], other_profile[b],
+                                 v_rate if b >= validation_min_bin else 0.0, k_n, k_a, moved, frac_n, frac_a)
+            gone += g
+            s_n[b + 1] = n
+            s_a[b + 1] = a
+        s_n[top] += kept_n  # the open last bin keeps its own and receives the one below
+        s_a[top] += kept_a
         s_n[0] = 0.0
         s_a[0] = 0.0
     else:
         for b in range(n_bins):
-            n = np.float64(s_n[b])
-            xn = n * (1.0 - k_n * h_n[b])
-            xa = (s_a[b] + moved * h_n[b] * n) * (1.0 - k_a * h_a[b])
-            v = v_rate if b >= validation_min_bin else 0.0
-            fn = min(frac_n * other_profile[b] + v, 1.0)
-            fa = min(frac_a * other_profile[b] + v, 1.0)
-            gone += xn * fn + xa * fa
-            s_n[b] = xn * (1.0 - fn)
-            s_a[b] = xa * (1.0 - fa)
+            n, a, g = _bin_flows(np.float64(s_n[b]), np.float64(s_a[b]), h_n[b], h_a[b], other_profile[b],
+                                 v_rate if b >= validation_min_bin else 0.0, k_n, k_a, moved, frac_n, frac_a)
+            gone += g
+            s_n[b] = n
+            s_a[b] = a
     return gone
 
 
