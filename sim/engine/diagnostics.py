@@ -116,7 +116,7 @@ def advance(stock: np.ndarray, acc: np.ndarray, done_step: np.ndarray, *, reques
         age: whether this sub-step ends a week.
         row_weight: int ``[row]`` each row's weight table (default: table 0 for all).
         waiting: float64 ``[rep, row, source]``, if given, overwritten with each source's list after the
-            sub-step (the stock's sum over bins, gathered in the kernel's sweep to save a pass).
+            sub-step (the stock's sum over bins, from sums the kernel makes anyway).
     """
     if not stock.flags.c_contiguous:
         raise ValueError("stock must be C-contiguous")
