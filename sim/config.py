@@ -111,6 +111,19 @@ class DemandConfig(_Model):
         "Default: calibration (historical variation of annual growth).")
 
 
+class RedeploymentConfig(_Model):
+    """Activity a service cannot use on its own list (it has cleared it) treats the same treatment
+    function's patients at other trusts nearby (docs/MODEL.md section 5)."""
+
+    spare_redeployed_pct: Ranged(0, 100, "percent") = Field(
+        50.0, description="Share (%) of a trust x treatment function's spare activity that treats patients "
+        "waiting elsewhere in its pool the next week (mutual aid, patient choice); the rest is stood down. "
+        "Assumption: no published figure; 0 keeps every service to its own list.")
+    within: Literal["icb", "region", "england"] = Field(
+        "icb", description="The pool spare activity moves within: the same treatment function at the trusts of "
+        "the service's ICB, NHS region, or all of England.")
+
+
 class CapacityConfig(_Model):
     """Elective activity: non-admitted (outpatient) and admitted (theatre) clock stops."""
 
@@ -136,6 +149,9 @@ class CapacityConfig(_Model):
         None, ge=0, le=2, description="Sd (log scale) of the yearly change in how hard trusts chase their longest "
         "waiters (treat-in-turn and long-wait priority together; a random walk). Default: calibration (sized from "
         "the out-of-sample replay error in 52-week waits).")
+    redeployment: RedeploymentConfig = Field(
+        default_factory=RedeploymentConfig,
+        description="Spare activity of services that have cleared their list, lent to services with a list.")
 
 
 class RemovalsConfig(_Model):

@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 
 from sim.calendar import add_months, month_end, parse_month, working_days, working_days_in_month
-from sim.engine import census, flow
+from sim.engine import census, flow, redeploy
 from sim.engine.inputs import MonthlyInputs
 from sim.agents.funding import BatchFinance, FundingAgents
 from sim.metrics import RTT_METRICS, Geography, MetricCube
@@ -84,6 +84,11 @@ class NHSModel(mesa.Model):
         self._hazard = np.ascontiguousarray(np.moveaxis(inputs.hazard, 1, 0))
         self._no_flow = np.zeros((n_reps, n_rows))
         self._no_rate = np.zeros(n_reps)
+        # Capacity redeployment (sim/engine/redeploy.py): activity lent for the next sub-step, and the lists
+        # after activity that the kernel reports.
+        self._lent = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
+        self._waiting = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
+        self._n_pools = int(inputs.row_pool.max()) + 1 if inputs.redeploys else 0
         self.series = geography.series()
         self.diagnostics = diagnostics
         self.cancer = cancer
@@ -202,6 +207,11 @@ class NHSModel(mesa.Model):
             nonadmitted = nonadmitted * self.diagnostics.step(m, wd, t - self._now, age)[:, self.geography.row_trust]
         if self.cancer is not None:
             self.cancer.step(m, d0, d1, self.diagnostics)
+        if self._lent is not None:
+            own = np.stack([nonadmitted, admitted], axis=-1)
+            used_before = self._used_activity()
+            nonadmitted = nonadmitted + self._lent[..., flow.NONADMITTED]
+            admitted = admitted + self._lent[..., flow.ADMITTED]
         flow.advance(
             self.stock,
             self.acc,
@@ -215,10 +225,20 @@ class NHSModel(mesa.Model):
             hazard=self._hazard[m],
             other_profile=inp.other_profile,
             age=age,
+            waiting=self._waiting,
         )
+        if self._lent is not None:
+            unused = redeploy.spare(own, self._used_activity() - used_before)
+            self._lent = redeploy.redeploy(unused, self._waiting, inp.row_pool, self._n_pools, inp.redeployed_share)
         self._now = t
         if age:
             self._last_ageing = t
+
+    def _used_activity(self) -> np.ndarray:
+        """``[rep, row, stage]`` activity used since the last census (from the flow accumulators)."""
+        acc = self.acc
+        return np.stack([acc[..., flow.ACC_STOPS_NONADMITTED] + acc[..., flow.ACC_DECISIONS_TO_ADMIT],
+                         acc[..., flow.ACC_STOPS_ADMITTED]], axis=-1)
 
     def _age_only(self) -> None:
         """Age one week with no flows (a week end at the same moment as a census): the kernel's own ageing."""

@@ -130,7 +130,7 @@ def _shift_out(row, x, frac_k, other_profile, validation_rate, validation_min_bi
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
 def _row_exact(s_n, s_a, h_n, h_a, order_n, rank_n, order_a, rank_a, total_n, act_n, act_a, dta, other_rate,
-               validation_rate, validation_min_bin, other_profile, age, x_n, x_a, acc_row):
+               validation_rate, validation_min_bin, other_profile, age, x_n, x_a, acc_row, waiting_row):
     """One row where some occupied bin would give up more than it holds: exact sharing, stage by stage.
 
     Each stage's activity by :func:`share_in_order` (bins emptied from the
@@ -164,6 +164,8 @@ def _row_exact(s_n, s_a, h_n, h_a, order_n, rank_n, order_a, rank_a, total_n, ac
         left_a += x_a[b]
         weighted_a += x_a[b] * other_profile[b]
     acc_row[ACC_STOPS_ADMITTED] += done
+    waiting_row[NONADMITTED] = left_n
+    waiting_row[ADMITTED] = left_a
     frac_n = other_rate * left_n / weighted_n if weighted_n > 0.0 else 0.0
     frac_a = other_rate * left_a / weighted_a if weighted_a > 0.0 else 0.0
     acc_row[ACC_OTHER_REMOVALS] += (
@@ -243,6 +245,7 @@ def _advance_kernel(
     other_profile,
     age,
     acc,
+    waiting,
 ):
     """Two sweeps per row: sums, then every flow of the sub-step applied at once.
 
@@ -296,7 +299,7 @@ def _advance_kernel(
             if k_n < 0.0 or k_a < 0.0:
                 _row_exact(s_n, s_a, h_n, h_a, order[r, NONADMITTED], rank[r, NONADMITTED], order[r, ADMITTED],
                            rank[r, ADMITTED], total_n, act_n, act_a, dta, o_rate, v_rate, validation_min_bin,
-                           other_profile, age, x_n, x_a, acc_row)
+                           other_profile, age, x_n, x_a, acc_row, waiting[r, i])
                 continue
 
             done_n = k_n * weight_n
@@ -306,6 +309,8 @@ def _advance_kernel(
             acc_row[ACC_STOPS_ADMITTED] += done_a
             left_n = total_n - done_n
             left_a = total_a + moved * weight_n - done_a
+            waiting[r, i, NONADMITTED] = left_n
+            waiting[r, i, ADMITTED] = left_a
             wp_n = p_n - k_n * ph_n
             wp_a = p_a + moved * ph_n - k_a * (ph_a + moved * p_cross)
             frac_n = o_rate * left_n / wp_n if wp_n > 0.0 else 0.0
@@ -328,6 +333,7 @@ def advance(
     hazard: np.ndarray,
     other_profile: np.ndarray,
     age: bool,
+    waiting: np.ndarray | None = None,
 ) -> None:
     """Move every row through one sub-step, in place.
 
@@ -348,7 +354,11 @@ def advance(
         hazard: float64 ``[rep, stage, bin]`` relative priority of each bin.
         other_profile: float64 ``[bin]`` relative rate of other removals by bin.
         age: whether this sub-step ends a week (bins shift by one).
+        waiting: float64 ``[rep, row, stage]``, overwritten when given: each stage's list after this
+            sub-step's activity (before other removals), which capacity redeployment shares spare activity by.
     """
+    if waiting is None:
+        waiting = np.empty(stock.shape[:3])
     if stock.shape[-1] < 2:
         raise ValueError("the flow engine needs at least two wait bins (the last one is open-ended)")
     order, rank = priority_order(hazard)
@@ -367,6 +377,7 @@ def advance(
         other_profile,
         age,
         acc,
+        waiting,
     )
 
 
@@ -403,7 +414,7 @@ def _share_activity_numpy(stock: np.ndarray, hazard: np.ndarray, activity: np.nd
 
 
 def advance_numpy(stock, acc, *, clock_starts, nonadmitted_activity, admitted_activity, dta_share,
-                  other_rate, validation_rate, validation_min_bin, hazard, other_profile, age) -> None:
+                  other_rate, validation_rate, validation_min_bin, hazard, other_profile, age, waiting=None) -> None:
     """Plain numpy reference of :func:`advance` (slow; for tests only)."""
     work = stock.astype(np.float64)
     acc[..., ACC_CLOCK_STARTS] += clock_starts
@@ -418,6 +429,8 @@ def advance_numpy(stock, acc, *, clock_starts, nonadmitted_activity, admitted_ac
     work[:, :, ADMITTED] = np.maximum(work[:, :, ADMITTED] - removed, 0.0)
     acc[..., ACC_STOPS_ADMITTED] += removed.sum(axis=-1)
     total = work.sum(axis=-1)
+    if waiting is not None:
+        waiting[...] = total
     weighted = (work * other_profile).sum(axis=-1)
     k = np.where(weighted > 0, other_rate[:, None, None] * total / np.where(weighted > 0, weighted, 1.0), 0.0)
     frac = k[..., None] * other_profile

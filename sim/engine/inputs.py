@@ -33,6 +33,8 @@ class MonthlyInputs:
         other_profile: ``[bin]`` relative rate of other removals by bin.
         national_scale: multiplies every national rate (a world that is a part of
             England, e.g. one ICB's trusts, gets its share of the national flows).
+        redeployed_share: ``[R]`` share of a row's spare activity lent to its pool (none: no redeployment).
+        row_pool: ``[row]`` each row's redeployment pool (none: no redeployment).
     """
 
     months: tuple[str, ...]
@@ -48,6 +50,8 @@ class MonthlyInputs:
     hazard: np.ndarray
     other_profile: np.ndarray
     national_scale: float = 1.0
+    redeployed_share: np.ndarray | None = None
+    row_pool: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = (self.row_capacity_share.shape[0], len(self.months))
@@ -62,7 +66,13 @@ class MonthlyInputs:
             raise ValueError(f"hazard has shape {self.hazard.shape}, expected [replication, month, stage, bin]")
         if not np.isclose(self.row_demand_share.sum(), 1.0):
             raise ValueError("row_demand_share must sum to 1")
+        if (self.redeployed_share is None) != (self.row_pool is None):
+            raise ValueError("redeployed_share and row_pool go together")
 
     @property
     def n_replications(self) -> int:
         return self.row_capacity_share.shape[0]
+
+    @property
+    def redeploys(self) -> bool:
+        return self.redeployed_share is not None and bool((self.redeployed_share > 0).any())

@@ -65,6 +65,9 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
         row_cap = share * mult[trust_of_row]
         capacity_share[k] = row_cap / row_cap.sum()
     thresholds = long_waits.thresholds(scenario.policies.long_wait_drive, months)
+    spare = scenario.capacity.redeployment
+    redeployed = np.array([value(spare.spare_redeployed_pct, scenario.seed, int(r),
+                                 "capacity.redeployment.spare_redeployed_pct", 0, 100) / 100.0 for r in replications])
     return MonthlyInputs(
         months=months,
         clock_starts_per_wd=rates["clock_starts"],
@@ -79,4 +82,16 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
         hazard=np.stack([hazard_by_month(calib.priority, thresholds, d.case_mix_shock, d.long_wait_shock) for d in draws]),
         other_profile=other_removals_profile(calib.priority),
         national_scale=rows.national_scale,
+        redeployed_share=redeployed,
+        row_pool=redeployment_pools(rows.geography, spare.within),
     )
+
+
+def redeployment_pools(geography: Geography, within: str) -> np.ndarray:
+    """Each row's redeployment pool, numbered from 0: its treatment function within its trust's ICB, region
+    or (``england``) one national group."""
+    icb = np.asarray(geography.trust_icb, dtype=np.int64)
+    group = {"icb": icb, "region": np.asarray(geography.icb_region, dtype=np.int64)[icb],
+             "england": np.zeros_like(icb)}[within][geography.row_trust]
+    key = group * len(geography.specialty_codes) + geography.row_specialty
+    return np.unique(key, return_inverse=True)[1].astype(np.int64)

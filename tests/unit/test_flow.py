@@ -11,7 +11,7 @@ N_BINS = 6
 
 
 def _step(stock, *, starts=0.0, nonadm=0.0, adm=0.0, dta=0.0, other=0.0, validation=0.0, min_bin=0,
-          hazard=None, profile=None, age=False, impl=flow.advance):
+          hazard=None, profile=None, age=False, impl=flow.advance, waiting=None):
     n_reps, n_rows = stock.shape[:2]
     acc = np.zeros((n_reps, n_rows, flow.N_ACC))
     impl(stock, acc,
@@ -24,7 +24,7 @@ def _step(stock, *, starts=0.0, nonadm=0.0, adm=0.0, dta=0.0, other=0.0, validat
          validation_min_bin=min_bin,
          hazard=np.ones((n_reps, 2, stock.shape[-1])) if hazard is None else np.broadcast_to(hazard, (n_reps,) + hazard.shape[-2:]).copy(),
          other_profile=np.ones(stock.shape[-1]) if profile is None else profile,
-         age=age)
+         age=age, waiting=waiting)
     return acc
 
 
@@ -122,9 +122,11 @@ def test_a_plateau_of_tiny_long_waits_is_emptied_exactly():
     hazard = np.array([[3.0, 1.0, 1.0, 2.0, 50.0, 50.0], [1.0, 1.0, 1.0, 1.0, 40.0, 40.0]])
     s = _stock([0, 400, 300, 100, 0.02, 0.01], [0, 50, 20, 5, 0.01, 0])
     ref = s.copy()
-    acc = _step(s, nonadm=150.0, adm=30.0, dta=0.2, other=0.01, hazard=hazard, age=True)
+    waiting, waiting_ref = np.zeros((1, 1, 2)), np.zeros((1, 1, 2))
+    acc = _step(s, nonadm=150.0, adm=30.0, dta=0.2, other=0.01, hazard=hazard, age=True, waiting=waiting)
     acc_ref = _step(ref, nonadm=150.0, adm=30.0, dta=0.2, other=0.01, hazard=hazard, age=True,
-                    impl=flow.advance_numpy)
+                    impl=flow.advance_numpy, waiting=waiting_ref)
+    np.testing.assert_allclose(waiting, waiting_ref, rtol=1e-6)
     np.testing.assert_allclose(s, ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(acc, acc_ref, rtol=1e-6, atol=1e-9)
     assert s[0, 0, 0, -1] == 0.0 and s[0, 0, 1, -1] == 0.0  # the plateau (aged into the last bin) emptied
@@ -138,10 +140,17 @@ def test_numba_kernel_agrees_with_the_numpy_reference(seed):
     a, b = stock.copy(), stock.copy()
     acc_a = np.zeros(stock.shape[:2] + (flow.N_ACC,))
     acc_b = acc_a.copy()
-    flow.advance(a, acc_a, **kwargs)
-    flow.advance_numpy(b, acc_b, **kwargs)
+    waiting_a, waiting_b = np.full(stock.shape[:3], np.nan), np.full(stock.shape[:3], np.nan)
+    flow.advance(a, acc_a, waiting=waiting_a, **kwargs)
+    flow.advance_numpy(b, acc_b, waiting=waiting_b, **kwargs)
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-3)
     np.testing.assert_allclose(acc_a, acc_b, rtol=2e-5, atol=1e-3)
+    # each stage's list after activity: what was there, plus what came in, less what activity took
+    np.testing.assert_allclose(waiting_a, waiting_b, rtol=2e-5, atol=1e-3)
+    listed = stock.astype(np.float64).sum(axis=-1)
+    np.testing.assert_allclose(waiting_a.sum(axis=-1), listed.sum(axis=-1) + kwargs["clock_starts"]
+                               - acc_a[..., flow.ACC_STOPS_NONADMITTED] - acc_a[..., flow.ACC_STOPS_ADMITTED],
+                               rtol=2e-5, atol=1e-3)
 
 
 @pytest.mark.parametrize("seed", range(25))
