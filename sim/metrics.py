@@ -34,6 +34,7 @@ RTT_METRICS = (
     "rtt_clock_stops_nonadmitted",
     "rtt_other_removals",
     "rtt_waiting_list_admitted",
+    "rtt_clock_stops_redeployed",
 )
 
 

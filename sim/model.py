@@ -30,6 +30,10 @@ from sim.services.cancer import CANCER_METRICS, CancerService
 from sim.services.diagnostics import DIAG_METRICS, DiagnosticService
 
 DAYS_PER_WEEK = 7
+# The RTT accumulators: the flow kernel's columns, then one the model adds after each sub-step (clock stops
+# made with activity another row lent, sim/engine/redeploy.py).
+ACC_REDEPLOYED = flow.N_ACC
+N_ACC = flow.N_ACC + 1
 
 
 def month_end_times(first_day: dt.date, months: tuple[str, ...]) -> list[int]:
@@ -75,7 +79,7 @@ class NHSModel(mesa.Model):
         self.replications = np.asarray(replications, dtype=np.int64)
         self.stock = np.ascontiguousarray(start_stock.copy())
         n_reps, n_rows = self.stock.shape[:2]
-        self.acc = np.zeros((n_reps, n_rows, flow.N_ACC))
+        self.acc = np.zeros((n_reps, n_rows, N_ACC))
         self.first_day = dt.date(*parse_month(inputs.months[0]), 1)
         self.month_ends = month_end_times(self.first_day, inputs.months)
         # Per-month constants of the hot loop, computed once: working days, and each
@@ -88,6 +92,7 @@ class NHSModel(mesa.Model):
         # after activity that the kernel reports.
         self._lent = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
         self._waiting = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
+        self._treated = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
         self._n_pools = int(inputs.row_pool.max()) + 1 if inputs.redeploys else 0
         self.series = geography.series()
         self.diagnostics = diagnostics
@@ -207,9 +212,8 @@ class NHSModel(mesa.Model):
             nonadmitted = nonadmitted * self.diagnostics.step(m, wd, t - self._now, age)[:, self.geography.row_trust]
         if self.cancer is not None:
             self.cancer.step(m, d0, d1, self.diagnostics)
+        own_nonadmitted, own_admitted = nonadmitted, admitted
         if self._lent is not None:
-            own = np.stack([nonadmitted, admitted], axis=-1)
-            used_before = self._used_activity()
             nonadmitted = nonadmitted + self._lent[..., flow.NONADMITTED]
             admitted = admitted + self._lent[..., flow.ADMITTED]
         flow.advance(
@@ -226,19 +230,14 @@ class NHSModel(mesa.Model):
             other_profile=inp.other_profile,
             age=age,
             waiting=self._waiting,
+            treated=self._treated,
         )
         if self._lent is not None:
-            unused = redeploy.spare(own, self._used_activity() - used_before)
-            self._lent = redeploy.redeploy(unused, self._waiting, inp.row_pool, self._n_pools, inp.redeployed_share)
+            redeploy.lend(own_nonadmitted, own_admitted, self._treated, self._waiting, inp.row_pool, self._n_pools,
+                          inp.redeployed_share, self._lent, self.acc, ACC_REDEPLOYED)
         self._now = t
         if age:
             self._last_ageing = t
-
-    def _used_activity(self) -> np.ndarray:
-        """``[rep, row, stage]`` activity used since the last census (from the flow accumulators)."""
-        acc = self.acc
-        return np.stack([acc[..., flow.ACC_STOPS_NONADMITTED] + acc[..., flow.ACC_DECISIONS_TO_ADMIT],
-                         acc[..., flow.ACC_STOPS_ADMITTED]], axis=-1)
 
     def _age_only(self) -> None:
         """Age one week with no flows (a week end at the same moment as a census): the kernel's own ageing."""
@@ -264,7 +263,7 @@ class NHSModel(mesa.Model):
         counts = np.zeros((by_trust.shape[0], n_series, by_trust.shape[2]))
         adm = np.zeros((by_trust.shape[0], n_series))
         acc_trust = census.sum_groups(self.acc, g.row_trust, len(g.trust_codes))
-        acc_series = np.zeros((by_trust.shape[0], n_series, flow.N_ACC))
+        acc_series = np.zeros((by_trust.shape[0], n_series, N_ACC))
         for col in range(self._trust_series.shape[1]):
             target = self._trust_series[:, col]
             counts += census.sum_groups(by_trust, target, n_series)
@@ -282,6 +281,7 @@ class NHSModel(mesa.Model):
             metrics["rtt_clock_stops_admitted"] = acc_series[..., flow.ACC_STOPS_ADMITTED]
             metrics["rtt_clock_stops"] = metrics["rtt_clock_stops_nonadmitted"] + metrics["rtt_clock_stops_admitted"]
             metrics["rtt_other_removals"] = acc_series[..., flow.ACC_OTHER_REMOVALS]
+            metrics["rtt_clock_stops_redeployed"] = acc_series[..., ACC_REDEPLOYED]
             self.acc[...] = 0.0
         if g.test_codes:  # national-by-test series carry diagnostic metrics only
             for name in metrics:

@@ -130,7 +130,7 @@ def _shift_out(row, x, frac_k, other_profile, validation_rate, validation_min_bi
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
 def _row_exact(s_n, s_a, h_n, h_a, order_n, rank_n, order_a, rank_a, total_n, act_n, act_a, dta, other_rate,
-               validation_rate, validation_min_bin, other_profile, age, x_n, x_a, acc_row, waiting_row):
+               validation_rate, validation_min_bin, other_profile, age, x_n, x_a, acc_row, waiting_row, treated_row):
     """One row where some occupied bin would give up more than it holds: exact sharing, stage by stage.
 
     Each stage's activity by :func:`share_in_order` (bins emptied from the
@@ -151,6 +151,7 @@ def _row_exact(s_n, s_a, h_n, h_a, order_n, rank_n, order_a, rank_a, total_n, ac
         total_a += x_a[b]
     acc_row[ACC_DECISIONS_TO_ADMIT] += done * dta
     acc_row[ACC_STOPS_NONADMITTED] += done * (1.0 - dta)
+    treated_row[NONADMITTED] = done
     first, k = share_in_order(x_a, total_a, h_a, order_a, act_a)
     done = 0.0
     left_n = weighted_n = left_a = weighted_a = 0.0
@@ -164,6 +165,7 @@ def _row_exact(s_n, s_a, h_n, h_a, order_n, rank_n, order_a, rank_a, total_n, ac
         left_a += x_a[b]
         weighted_a += x_a[b] * other_profile[b]
     acc_row[ACC_STOPS_ADMITTED] += done
+    treated_row[ADMITTED] = done
     waiting_row[NONADMITTED] = left_n
     waiting_row[ADMITTED] = left_a
     frac_n = other_rate * left_n / weighted_n if weighted_n > 0.0 else 0.0
@@ -246,6 +248,7 @@ def _advance_kernel(
     age,
     acc,
     waiting,
+    treated,
 ):
     """Two sweeps per row: sums, then every flow of the sub-step applied at once.
 
@@ -299,7 +302,7 @@ def _advance_kernel(
             if k_n < 0.0 or k_a < 0.0:
                 _row_exact(s_n, s_a, h_n, h_a, order[r, NONADMITTED], rank[r, NONADMITTED], order[r, ADMITTED],
                            rank[r, ADMITTED], total_n, act_n, act_a, dta, o_rate, v_rate, validation_min_bin,
-                           other_profile, age, x_n, x_a, acc_row, waiting[r, i])
+                           other_profile, age, x_n, x_a, acc_row, waiting[r, i], treated[r, i])
                 continue
 
             done_n = k_n * weight_n
@@ -311,6 +314,8 @@ def _advance_kernel(
             left_a = total_a + moved * weight_n - done_a
             waiting[r, i, NONADMITTED] = left_n
             waiting[r, i, ADMITTED] = left_a
+            treated[r, i, NONADMITTED] = done_n
+            treated[r, i, ADMITTED] = done_a
             wp_n = p_n - k_n * ph_n
             wp_a = p_a + moved * ph_n - k_a * (ph_a + moved * p_cross)
             frac_n = o_rate * left_n / wp_n if wp_n > 0.0 else 0.0
@@ -334,6 +339,7 @@ def advance(
     other_profile: np.ndarray,
     age: bool,
     waiting: np.ndarray | None = None,
+    treated: np.ndarray | None = None,
 ) -> None:
     """Move every row through one sub-step, in place.
 
@@ -356,9 +362,13 @@ def advance(
         age: whether this sub-step ends a week (bins shift by one).
         waiting: float64 ``[rep, row, stage]``, overwritten when given: each stage's list after this
             sub-step's activity (before other removals), which capacity redeployment shares spare activity by.
+        treated: float64 ``[rep, row, stage]``, overwritten when given: the activity each stage used
+            (non-admitted: clock stops and decisions to admit).
     """
     if waiting is None:
         waiting = np.empty(stock.shape[:3])
+    if treated is None:
+        treated = np.empty(stock.shape[:3])
     if stock.shape[-1] < 2:
         raise ValueError("the flow engine needs at least two wait bins (the last one is open-ended)")
     order, rank = priority_order(hazard)
@@ -378,6 +388,7 @@ def advance(
         age,
         acc,
         waiting,
+        treated,
     )
 
 
@@ -414,12 +425,15 @@ def _share_activity_numpy(stock: np.ndarray, hazard: np.ndarray, activity: np.nd
 
 
 def advance_numpy(stock, acc, *, clock_starts, nonadmitted_activity, admitted_activity, dta_share,
-                  other_rate, validation_rate, validation_min_bin, hazard, other_profile, age, waiting=None) -> None:
+                  other_rate, validation_rate, validation_min_bin, hazard, other_profile, age, waiting=None,
+                  treated=None) -> None:
     """Plain numpy reference of :func:`advance` (slow; for tests only)."""
     work = stock.astype(np.float64)
     acc[..., ACC_CLOCK_STARTS] += clock_starts
     work[:, :, NONADMITTED, 0] += clock_starts
     removed = _share_activity_numpy(work[:, :, NONADMITTED], hazard[:, None, NONADMITTED], nonadmitted_activity)
+    if treated is not None:
+        treated[..., NONADMITTED] = removed.sum(axis=-1)
     moved = removed * dta_share[:, None, None]
     work[:, :, NONADMITTED] = np.maximum(work[:, :, NONADMITTED] - removed, 0.0)
     work[:, :, ADMITTED] += moved
@@ -428,6 +442,8 @@ def advance_numpy(stock, acc, *, clock_starts, nonadmitted_activity, admitted_ac
     removed = _share_activity_numpy(work[:, :, ADMITTED], hazard[:, None, ADMITTED], admitted_activity)
     work[:, :, ADMITTED] = np.maximum(work[:, :, ADMITTED] - removed, 0.0)
     acc[..., ACC_STOPS_ADMITTED] += removed.sum(axis=-1)
+    if treated is not None:
+        treated[..., ADMITTED] = removed.sum(axis=-1)
     total = work.sum(axis=-1)
     if waiting is not None:
         waiting[...] = total

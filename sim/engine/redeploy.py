@@ -16,32 +16,52 @@ depend on the batch it runs in.
 from __future__ import annotations
 
 import numpy as np
-
-from sim.engine.census import sum_groups
-
-
-def spare(available: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """``[rep, row, stage]`` activity a row had of its own and did not use (never negative)."""
-    return np.maximum(available - used, 0.0)
+from numba import njit
 
 
-def redeploy(spare_activity: np.ndarray, waiting: np.ndarray, pool: np.ndarray, n_pools: int,
-             share: np.ndarray) -> np.ndarray:
-    """Activity lent to each row for the next sub-step, ``[rep, row, stage]``.
+@njit(cache=True)
+def lend(own_nonadmitted, own_admitted, treated, waiting, pool, n_pools, share, lent, acc, acc_column):
+    """Activity each row is lent for the next sub-step, written to ``lent``; what rows used of their loans,
+    added to ``acc[..., acc_column]``.
 
     Args:
-        spare_activity: float64 ``[rep, row, stage]`` activity each row left unused (:func:`spare`).
-        waiting: float64 ``[rep, row, stage]`` each row's list after its own activity.
-        pool: int ``[row]`` each row's pool (rows of one pool share their spare activity).
-        n_pools: number of pools.
+        own_nonadmitted, own_admitted: float64 ``[rep, row]`` each row's own activity this sub-step.
+        treated: float64 ``[rep, row, stage]`` activity each row used this sub-step (its own and its loan).
+        waiting: float64 ``[rep, row, stage]`` each row's list after that activity.
+        pool: int ``[row]`` each row's pool, ``0 .. n_pools - 1``.
         share: float64 ``[rep]`` share of spare activity redeployed (0: none, 1: all).
+        lent: float64 ``[rep, row, stage]``, overwritten.
+        acc: float64 ``[rep, row, column]`` accumulators.
 
     In each replication, pool and stage the rows receive ``share`` x the pool's
-    spare in proportion to their ``waiting``; a pool with no one waiting lends nothing.
+    spare (own activity left unused) in proportion to ``waiting``; a pool with
+    no one waiting lends nothing. Plain ordered loops: no temporaries.
     """
     n_reps, n_rows, n_stages = waiting.shape
-    pool_spare = sum_groups(spare_activity, pool, n_pools)[:, pool]
-    pool_waiting = sum_groups(waiting, pool, n_pools)[:, pool]
-    part = np.divide(waiting, pool_waiting, out=np.zeros_like(waiting), where=pool_waiting > 0.0)
-    return share[:, None, None] * pool_spare * part
-
+    spare = np.zeros((n_pools, n_stages))
+    listed = np.zeros((n_pools, n_stages))
+    for r in range(n_reps):
+        spare[:] = 0.0
+        listed[:] = 0.0
+        any_spare = 0.0
+        for i in range(n_rows):
+            p = pool[i]
+            for s in range(n_stages):
+                own = own_nonadmitted[r, i] if s == 0 else own_admitted[r, i]
+                used = treated[r, i, s]
+                if used > own:
+                    acc[r, i, acc_column] += used - own
+                else:
+                    spare[p, s] += own - used
+                    any_spare += own - used
+                listed[p, s] += waiting[r, i, s]
+        if any_spare == 0.0 or share[r] == 0.0:  # the usual case while every row has a list
+            lent[r] = 0.0
+            continue
+        for p in range(n_pools):  # spare[p, s] becomes the pool's loan per patient waiting
+            for s in range(n_stages):
+                spare[p, s] = share[r] * spare[p, s] / listed[p, s] if listed[p, s] > 0.0 else 0.0
+        for i in range(n_rows):
+            p = pool[i]
+            for s in range(n_stages):
+                lent[r, i, s] = spare[p, s] * waiting[r, i, s]

@@ -141,10 +141,15 @@ def test_numba_kernel_agrees_with_the_numpy_reference(seed):
     acc_a = np.zeros(stock.shape[:2] + (flow.N_ACC,))
     acc_b = acc_a.copy()
     waiting_a, waiting_b = np.full(stock.shape[:3], np.nan), np.full(stock.shape[:3], np.nan)
-    flow.advance(a, acc_a, waiting=waiting_a, **kwargs)
-    flow.advance_numpy(b, acc_b, waiting=waiting_b, **kwargs)
+    treated_a, treated_b = np.full(stock.shape[:3], np.nan), np.full(stock.shape[:3], np.nan)
+    flow.advance(a, acc_a, waiting=waiting_a, treated=treated_a, **kwargs)
+    flow.advance_numpy(b, acc_b, waiting=waiting_b, treated=treated_b, **kwargs)
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-3)
     np.testing.assert_allclose(acc_a, acc_b, rtol=2e-5, atol=1e-3)
+    np.testing.assert_allclose(treated_a, treated_b, rtol=2e-5, atol=1e-3)
+    np.testing.assert_allclose(treated_a[..., flow.NONADMITTED], acc_a[..., flow.ACC_STOPS_NONADMITTED]
+                               + acc_a[..., flow.ACC_DECISIONS_TO_ADMIT], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(treated_a[..., flow.ADMITTED], acc_a[..., flow.ACC_STOPS_ADMITTED], rtol=1e-9, atol=1e-9)
     # each stage's list after activity: what was there, plus what came in, less what activity took
     np.testing.assert_allclose(waiting_a, waiting_b, rtol=2e-5, atol=1e-3)
     listed = stock.astype(np.float64).sum(axis=-1)

@@ -12,15 +12,26 @@ from sim.scenarios.build import redeployment_pools
 from sim.scenarios.flows import N_ENGINE_BINS
 
 
+def _lend(own, treated, waiting, pool, share):
+    """``lend`` on stacked ``own [rep, row, stage]``: what each row is lent, and what it used of its loan."""
+    lent = np.full(waiting.shape, np.nan)
+    acc = np.zeros(waiting.shape[:2] + (2,))
+    redeploy.lend(own[..., 0].copy(), own[..., 1].copy(), treated, waiting, pool, int(pool.max()) + 1, share, lent,
+                  acc, 1)
+    return lent, acc[..., 1]
+
+
 def test_the_pool_spare_goes_to_its_rows_in_proportion_to_what_they_still_have_waiting():
     rng = np.random.default_rng(3)
     n_reps, n_rows = 3, 7
     pool = np.array([0, 0, 1, 1, 1, 2, 2])
-    spare = rng.random((n_reps, n_rows, 2)) * 10
+    own = rng.random((n_reps, n_rows, 2)) * 10
+    treated = own * rng.choice([0.3, 1.0, 1.2], size=own.shape)  # some rows spare, some used a loan
+    spare = np.maximum(own - treated, 0.0)
     waiting = rng.random((n_reps, n_rows, 2)) * 100
     waiting[0, 5:, 1] = 0.0  # replication 0: no admitted patient waits in pool 2
     share = np.array([1.0, 0.5, 0.0])
-    lent = redeploy.redeploy(spare, waiting, pool, 3, share)
+    lent, used_loans = _lend(own, treated, waiting, pool, share)
     for r in range(n_reps):
         for p in range(3):
             rows = pool == p
@@ -32,19 +43,16 @@ def test_the_pool_spare_goes_to_its_rows_in_proportion_to_what_they_still_have_w
                     np.testing.assert_allclose(lent[r, rows, stage], expected * waiting[r, rows, stage]
                                                / waiting[r, rows, stage].sum())
     assert (lent[2] == 0).all()
+    np.testing.assert_allclose(used_loans, np.maximum(treated - own, 0.0).sum(axis=-1))
 
 
 def test_a_row_with_nothing_waiting_gets_nothing_and_nothing_is_lent_across_pools():
-    spare = np.array([[[6.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])
+    own = np.array([[[10.0, 0.0], [5.0, 0.0], [5.0, 0.0]]])
+    treated = np.array([[[4.0, 0.0], [5.0, 0.0], [5.0, 0.0]]])
     waiting = np.array([[[0.0, 0.0], [30.0, 5.0], [70.0, 5.0]]])
-    lent = redeploy.redeploy(spare, waiting, np.array([0, 0, 1]), 2, np.ones(1))
+    lent, _ = _lend(own, treated, waiting, np.array([0, 0, 1]), np.ones(1))
     np.testing.assert_allclose(lent[0, :, 0], [0.0, 6.0, 0.0])  # all to row 1: row 2 is in another pool
     assert (lent[..., 1] == 0).all()
-
-
-def test_spare_is_own_activity_left_unused_never_negative():
-    np.testing.assert_allclose(redeploy.spare(np.array([10.0, 10.0, 0.0]), np.array([4.0, 12.0, 0.0])),
-                               [6.0, 0.0, 0.0])
 
 
 def _geography() -> Geography:
@@ -115,3 +123,9 @@ def test_a_trust_with_spare_capacity_treats_its_neighbours_patients_and_patients
         assert (stops <= np.cumsum(4000.0 * np.array(model._month_working_days)) * (1 + 1e-9)).all()
     stops = {k: c.values[0, 0, c.metric_index("rtt_clock_stops"), 1:].sum() for k, c in (("none", none), ("full", full))}
     assert stops["full"] > 1.3 * stops["none"]
+    # the stops made with lent activity are counted where the patients waited: all at trust B
+    lent = {k: c.values[0, :, c.metric_index("rtt_clock_stops_redeployed"), 1:] for k, c in
+            (("alone", alone), ("none", none), ("full", full))}
+    assert (lent["alone"] == 0).all() and (lent["none"] == 0).all()
+    assert (lent["full"][3] == 0).all() and lent["full"][4].sum() > 0
+    assert lent["full"][0].sum() == pytest.approx(stops["full"] - stops["none"], rel=1e-6)
