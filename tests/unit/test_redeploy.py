@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.calendar import month_range
 from sim.engine import flow, redeploy
@@ -129,3 +131,41 @@ def test_a_trust_with_spare_capacity_treats_its_neighbours_patients_and_patients
     assert (lent["alone"] == 0).all() and (lent["none"] == 0).all()
     assert (lent["full"][3] == 0).all() and lent["full"][4].sum() > 0
     assert lent["full"][0].sum() == pytest.approx(stops["full"] - stops["none"], rel=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), stock_scale=st.sampled_from([0.0, 1e-3, 1.0, 1e3, 1e6]),
+       activity=st.floats(0, 1e6), starts=st.floats(0, 1e5), share=st.floats(0, 1), n_pools=st.integers(1, 4),
+       weeks=st.integers(1, 10))
+def test_lending_never_creates_activity_and_every_week_conserves_patients(seed, stock_scale, activity, starts, share,
+                                                                          n_pools, weeks):
+    """The flow kernel and the loans together, extremes included (empty lists, activity far beyond them)."""
+    rng = np.random.default_rng(seed)
+    n_reps, n_rows, n_bins = 2, 6, 10
+    pool = np.concatenate([np.arange(n_pools), rng.integers(0, n_pools, n_rows - n_pools)])
+    stock = (rng.random((n_reps, n_rows, 2, n_bins)) * stock_scale).astype(np.float32)
+    lent = np.zeros((n_reps, n_rows, 2))
+    waiting, treated = np.zeros((n_reps, n_rows, 2)), np.zeros((n_reps, n_rows, 2))
+    own_total = used_total = 0.0
+    for week in range(weeks):
+        own = rng.random((n_reps, n_rows, 2)) * activity * np.array([1.0, 0.25])
+        before = stock.astype(np.float64).sum(axis=(2, 3))
+        acc = np.zeros((n_reps, n_rows, 2 + flow.N_ACC))
+        flow.advance(stock, acc, clock_starts=rng.random((n_reps, n_rows)) * starts,
+                     nonadmitted_activity=own[..., 0] + lent[..., 0], admitted_activity=own[..., 1] + lent[..., 1],
+                     dta_share=np.full(n_reps, 0.2), other_rate=np.full(n_reps, 0.01), validation_rate=np.zeros(n_reps),
+                     validation_min_bin=0, hazard=1 + rng.random((n_reps, 2, n_bins)) * 5,
+                     other_profile=np.ones(n_bins), age=week % 2 == 1, waiting=waiting, treated=treated)
+        after = stock.astype(np.float64).sum(axis=(2, 3))
+        out = acc[..., flow.ACC_STOPS_NONADMITTED] + acc[..., flow.ACC_STOPS_ADMITTED] + acc[..., flow.ACC_OTHER_REMOVALS]
+        np.testing.assert_allclose(after, before + acc[..., flow.ACC_CLOCK_STARTS] - out, rtol=1e-5, atol=1e-2)
+        assert (stock >= 0).all()
+        # a row never uses more than its own activity and its loan
+        assert (treated <= own + lent + 1e-6 * (1.0 + own + lent)).all()
+        redeploy.lend(own[..., 0].copy(), own[..., 1].copy(), treated, waiting, pool, n_pools, np.full(n_reps, share),
+                      lent, acc, flow.N_ACC)
+        assert (lent >= 0).all() and np.isfinite(lent).all()
+        own_total += own.sum()
+        used_total += treated.sum()
+    # loans come only out of activity left unused, so everything treated fits in the activity rows had
+    assert used_total <= own_total * (1 + 1e-9) + 1e-6
