@@ -178,18 +178,11 @@ def merge_successors(frame: pd.DataFrame, successors: Mapping[str, str]) -> pd.D
     Raises:
         ValueError: the successor map has a cycle.
     """
-    def final(code: str) -> str:
-        seen = [code]
-        while code in successors:
-            code = successors[code]
-            if code in seen:
-                raise ValueError(f"trust successors form a cycle: {' -> '.join(seen + [code])}")
-            seen.append(code)
-        return code
-
+    final = ref.follow_successors(successors)
     out = frame.copy()
-    out["_merged"] = out["provider_code"] != out["provider_code"].map(lambda c: final(str(c)))
-    out["provider_code"] = out["provider_code"].map(lambda c: final(str(c)))
+    now = out["provider_code"].map(lambda c: final.get(str(c), str(c)))
+    out["_merged"] = out["provider_code"] != now
+    out["provider_code"] = now
     out = out.sort_values("_merged", kind="stable").drop(columns="_merged")
     others = [c for c in out.columns if c not in _KEYS]
     summed = [c for c in others if pd.api.types.is_numeric_dtype(out[c])]

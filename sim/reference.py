@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -402,13 +403,22 @@ def trust_successors() -> pd.DataFrame:
 
 def final_successors() -> dict[str, str]:
     """Each trust merged away -> the trust that holds its activity now (chains of mergers followed)."""
-    direct = dict(zip(trust_successors()["org_code"], trust_successors()["successor_code"]))
+    return follow_successors(dict(zip(trust_successors()["org_code"], trust_successors()["successor_code"])))
 
+
+def follow_successors(direct: Mapping[str, str]) -> dict[str, str]:
+    """Old code -> its last successor, following chains (A -> B -> C gives A -> C and B -> C).
+
+    Raises:
+        ValueError: the map has a cycle (naming it).
+    """
     def final(code: str) -> str:
-        seen = {code}
-        while code in direct and direct[code] not in seen:
+        seen = [code]
+        while code in direct:
             code = direct[code]
-            seen.add(code)
+            if code in seen:
+                raise ValueError(f"trust successors form a cycle: {' -> '.join(seen + [code])}")
+            seen.append(code)
         return code
 
     return {code: final(code) for code in direct}

@@ -28,7 +28,7 @@ from sim.calendar import add_months, month_range
 from sim.calibration import national_start_stock, split_stages
 from sim.engine.census import share_within
 from sim.trust_start import mean_wait_weeks, trust_start_counts
-from sim.config import CalibrationParams, Scenario, load_calibration, resolve_path, scenario_error
+from sim.config import CalibrationParams, Scenario, WorldConfig, load_calibration, resolve_path, scenario_error
 from sim.engine import flow
 from sim.engine.census import sum_groups, sum_rows_to_groups
 from sim.metrics import Geography, MetricCube
@@ -137,8 +137,8 @@ def service_data_for(scenario: Scenario, doc: LoadedDocument, tables: tuple[str,
     return read_service_data(paths)
 
 
-#: The ``world`` keys that name a user's data file.
-WORLD_FILE_KEYS = ("trusts_csv", "trust_totals_csv", "national_rtt_csv", *(spec[0] for spec in SERVICE_TABLES.values()))
+#: The ``world`` keys that name a user's data file (every ``*_csv`` key of the schema).
+WORLD_FILE_KEYS = tuple(key for key in WorldConfig.model_fields if key.endswith("_csv"))
 
 
 def input_files(scenario: Scenario, doc: LoadedDocument) -> dict[str, dict[str, str]]:
