@@ -18,7 +18,7 @@ from pydantic import Field, StrictBool, ValidationError, ValidationInfo, field_v
 from sim.config_aft import AFTWaves
 from sim.config_finance import FinanceConfig
 from sim.config_reforms import ElectiveReform, RTTTPolicy
-from sim.config_services import CancerConfig, DiagnosticsConfig
+from sim.config_services import CancerConfig, DiagnosticsConfig, RedeploymentConfig
 from sim.errors import InputError, did_you_mean, format_key_path, from_validation_error
 from sim.schema_types import FIRST_MONTH, LAST_MONTH, Month, Ranged, RunHeader, _Model, _not_before_start  # noqa: F401
 from sim.yamlio import LoadedDocument, load_document, load_scenario_document
@@ -111,19 +111,6 @@ class DemandConfig(_Model):
         "Default: calibration (historical variation of annual growth).")
 
 
-class RedeploymentConfig(_Model):
-    """Activity a service cannot use on its own list (it has cleared it) treats the same treatment
-    function's patients at other trusts nearby (docs/MODEL.md section 5)."""
-
-    spare_redeployed_pct: Ranged(0, 100, "percent") = Field(
-        50.0, description="Share (%) of a trust x treatment function's spare activity that treats patients "
-        "waiting elsewhere in its pool the next week (mutual aid, patient choice); the rest is stood down. "
-        "Assumption: no published figure; 0 keeps every service to its own list.")
-    within: Literal["icb", "region", "england"] = Field(
-        "icb", description="The pool spare activity moves within: the same treatment function at the trusts of "
-        "the service's ICB, NHS region, or all of England.")
-
-
 class CapacityConfig(_Model):
     """Elective activity: non-admitted (outpatient) and admitted (theatre) clock stops."""
 
@@ -151,7 +138,8 @@ class CapacityConfig(_Model):
         "the out-of-sample replay error in 52-week waits).")
     redeployment: RedeploymentConfig = Field(
         default_factory=RedeploymentConfig,
-        description="Spare activity of services that have cleared their list, lent to services with a list.")
+        description="Spare activity of a trust x treatment function that has cleared its list, lent to the same "
+        "treatment function at other trusts (docs/MODEL.md section 4).")
 
 
 class RemovalsConfig(_Model):

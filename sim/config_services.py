@@ -68,6 +68,20 @@ class CapacityLever(_Model):
         return end
 
 
+class RedeploymentConfig(_Model):
+    """Activity a service cannot use on its own list (it has cleared it) treats the same treatment function's
+    (or DM01 test's) patients at other trusts or providers nearby (docs/MODEL.md sections 4 and 7)."""
+
+    spare_redeployed_pct: Ranged(0, 100, "percent") = Field(
+        50.0, description="Share (%) of a service's spare activity that treats patients waiting elsewhere in its "
+        "pool the next week (mutual aid, patient choice); the rest is stood down. Assumption: no published "
+        "figure; 0 keeps every service to its own list.")
+    within: Literal["icb", "region", "england"] = Field(
+        "icb", description="The pool spare activity moves within: the same treatment function (or test) at the "
+        "trusts (or providers) of the service's ICB, NHS region, or all of England. With icb, a diagnostic "
+        "provider that is not an ICB's trust (an independent provider) pools with the others of its region.")
+
+
 class DiagnosticsConfig(_Model):
     """Diagnostic waiting lists (the 15 DM01 tests) per provider and test, and their coupling to RTT."""
 
@@ -122,6 +136,10 @@ class DiagnosticsConfig(_Model):
         "fitted when the run is planned so that the census list is the steady state of the queue discipline "
         "(sim.diagnostics_calibration.fit_in_turn; docs/MODEL.md).")
     capacity_levers: list[CapacityLever] = Field(default_factory=list, description="Dated capacity additions.")
+    redeployment: RedeploymentConfig = Field(
+        default_factory=RedeploymentConfig,
+        description="Waiting-list tests of a provider with no one left waiting for that test, lent to the same "
+        "test at other providers (docs/MODEL.md section 7).")
 
     @model_validator(mode="after")
     def _one_capacity_growth(self) -> "DiagnosticsConfig":

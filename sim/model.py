@@ -93,6 +93,7 @@ class NHSModel(mesa.Model):
         self._lent = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
         self._waiting = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
         self._treated = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
+        self._own = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
         self._n_pools = int(inputs.row_pool.max()) + 1 if inputs.redeploys else 0
         self.series = geography.series()
         self.diagnostics = diagnostics
@@ -212,8 +213,9 @@ class NHSModel(mesa.Model):
             nonadmitted = nonadmitted * self.diagnostics.step(m, wd, t - self._now, age)[:, self.geography.row_trust]
         if self.cancer is not None:
             self.cancer.step(m, d0, d1, self.diagnostics)
-        own_nonadmitted, own_admitted = nonadmitted, admitted
         if self._lent is not None:
+            self._own[..., flow.NONADMITTED] = nonadmitted
+            self._own[..., flow.ADMITTED] = admitted
             nonadmitted = nonadmitted + self._lent[..., flow.NONADMITTED]
             admitted = admitted + self._lent[..., flow.ADMITTED]
         flow.advance(
@@ -233,8 +235,8 @@ class NHSModel(mesa.Model):
             treated=self._treated,
         )
         if self._lent is not None:
-            redeploy.lend(own_nonadmitted, own_admitted, self._treated, self._waiting, inp.row_pool, self._n_pools,
-                          inp.redeployed_share, self._lent, self.acc, ACC_REDEPLOYED)
+            redeploy.lend(self._own, self._treated, self._waiting, inp.row_pool, self._n_pools, inp.redeployed_share,
+                          self._lent, self.acc, ACC_REDEPLOYED)
         self._now = t
         if age:
             self._last_ageing = t

@@ -1,11 +1,12 @@
-"""RTT capacity redeployment: activity a row cannot use treats patients of its pool that still wait.
+"""Capacity redeployment: activity a row cannot use treats patients of its pool that still wait.
 
-A row (trust x treatment function) whose activity in a sub-step exceeds its
-list clears the list and has activity to spare. A share of the spare treats
-patients of the same stage waiting in other rows of the row's pool (the same
-treatment function at the other trusts of its ICB, region or England: mutual
-aid, patient choice), in the next sub-step, shared in proportion to the lists
-those rows still have after their own activity. The rest is stood down.
+A row (an RTT trust x treatment function, or a provider x DM01 test) whose
+activity in a sub-step exceeds its list clears the list and has activity to
+spare. A share of the spare treats patients of the same stage waiting in
+other rows of the row's pool (the same treatment function or test at the
+other trusts or providers of its ICB, region or England: mutual aid, patient
+choice), in the next sub-step, shared in proportion to the lists those rows
+still have after their own activity. The rest is stood down.
 
 Spare is measured against a row's own activity only, so activity lent to a
 row it cannot use is not lent again: nothing accumulates from sub-step to
@@ -19,13 +20,20 @@ import numpy as np
 from numba import njit
 
 
+def pools(group: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """int ``[row]``: the rows of one ``group`` (an area) and one ``kind`` (a treatment function or test) form a
+    pool; pools numbered from 0 in order of (group, kind)."""
+    key = np.asarray(group, dtype=np.int64) * (int(np.max(kind)) + 1) + np.asarray(kind, dtype=np.int64)
+    return np.unique(key, return_inverse=True)[1].astype(np.int64).reshape(-1)
+
+
 @njit(cache=True)
-def lend(own_nonadmitted, own_admitted, treated, waiting, pool, n_pools, share, lent, acc, acc_column):
+def lend(own, treated, waiting, pool, n_pools, share, lent, acc, acc_column):
     """Activity each row is lent for the next sub-step, written to ``lent``; what rows used of their loans,
     added to ``acc[..., acc_column]``.
 
     Args:
-        own_nonadmitted, own_admitted: float64 ``[rep, row]`` each row's own activity this sub-step.
+        own: float64 ``[rep, row, stage]`` each row's own activity this sub-step.
         treated: float64 ``[rep, row, stage]`` activity each row used this sub-step (its own and its loan).
         waiting: float64 ``[rep, row, stage]`` each row's list after that activity.
         pool: int ``[row]`` each row's pool, ``0 .. n_pools - 1``.
@@ -47,13 +55,13 @@ def lend(own_nonadmitted, own_admitted, treated, waiting, pool, n_pools, share, 
         for i in range(n_rows):
             p = pool[i]
             for s in range(n_stages):
-                own = own_nonadmitted[r, i] if s == 0 else own_admitted[r, i]
+                mine = own[r, i, s]
                 used = treated[r, i, s]
-                if used > own:
-                    acc[r, i, acc_column] += used - own
+                if used > mine:
+                    acc[r, i, acc_column] += used - mine
                 else:
-                    spare[p, s] += own - used
-                    any_spare += own - used
+                    spare[p, s] += mine - used
+                    any_spare += mine - used
                 listed[p, s] += waiting[r, i, s]
         if any_spare == 0.0 or share[r] == 0.0:  # the usual case while every row has a list
             lent[r] = 0.0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import CalibrationParams, Scenario
+from sim.engine import redeploy
 from sim.engine.inputs import MonthlyInputs
 from sim.metrics import Geography
 from sim.scenarios import long_waits, reforms, validation
@@ -93,5 +94,4 @@ def redeployment_pools(geography: Geography, within: str) -> np.ndarray:
     icb = np.asarray(geography.trust_icb, dtype=np.int64)
     group = {"icb": icb, "region": np.asarray(geography.icb_region, dtype=np.int64)[icb],
              "england": np.zeros_like(icb)}[within][geography.row_trust]
-    key = group * len(geography.specialty_codes) + geography.row_specialty
-    return np.unique(key, return_inverse=True)[1].astype(np.int64)
+    return redeploy.pools(group, geography.row_specialty)

@@ -34,6 +34,7 @@ from sim.config import Scenario
 from sim.config_reforms import Ramp
 from sim.config_services import DIAG_TEST_KEYS, CapacityLever
 from sim.diagnostics_start import DIAG_BINS, DiagnosticProviders
+from sim.engine import redeploy
 from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, in_turn_hazard, priority_weights
 from sim.metrics import Geography
 from sim.rng import stream
@@ -97,6 +98,8 @@ class DiagnosticInputs:
         rtt_coupling: float64 ``[rep]`` share of non-admitted RTT clock stops that wait for a test.
         start_stock: float32 ``[rep, row, source, bin]`` the list at the start census.
         lever_cost_gbp: float64 ``[rep, month]`` cost of the capacity levers' tests per working day.
+        redeployed_share: float64 ``[rep]`` share of a row's spare waiting-list tests lent to its pool.
+        row_pool: int ``[row]`` each row's redeployment pool (:func:`redeployment_pools`).
     """
 
     requests_per_wd: np.ndarray
@@ -107,6 +110,18 @@ class DiagnosticInputs:
     rtt_coupling: np.ndarray
     start_stock: np.ndarray
     lever_cost_gbp: np.ndarray
+    redeployed_share: np.ndarray
+    row_pool: np.ndarray
+
+
+def redeployment_pools(lay: DiagnosticLayout, within: str) -> np.ndarray:
+    """Each row's redeployment pool: its test within its provider's ICB (a provider that is not an ICB's trust:
+    with the others of its region), region, or (``england``) one national group."""
+    region = lay.row_series[:, 1]
+    icb = lay.row_series[:, 2]
+    group = {"icb": np.where(icb >= 0, icb, lay.row_series.max() + 1 + region), "region": region,
+             "england": np.zeros_like(region)}[within]
+    return redeploy.pools(group, lay.providers.row_test)
 
 
 def balanced_requests_per_wd(providers: DiagnosticProviders, window_trend: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -320,7 +335,11 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
         start[k] = rates.start_stock
     weights = np.stack([priority_weights(source_weights(scenario), in_turn_hazard(slope, DIAG_BINS))
                         for slope in np.asarray(in_turn_per_week, dtype=np.float64)])
-    return DiagnosticInputs(requests, list_cap, other_tests, weights, p.row_test, coupling, start, cost)
+    spare = cfg.redeployment
+    redeployed = np.array([value(spare.spare_redeployed_pct, seed, int(r), "diagnostics.redeployment.spare_redeployed_pct",
+                                 0, 100) / 100.0 for r in replications])
+    return DiagnosticInputs(requests, list_cap, other_tests, weights, p.row_test, coupling, start, cost, redeployed,
+                            redeployment_pools(lay, spare.within))
 
 
 #: Working days of urgent requests on the list at the start (seen within about a week). Assumption.

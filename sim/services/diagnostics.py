@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine import census
+from sim.engine import census, redeploy
 from sim.engine import diagnostics as dx
 from sim.scenarios.diagnostics import DiagnosticInputs, DiagnosticLayout
 
 DIAG_METRICS = ("diag_waiting_list", "diag_over_6w", "diag_over_6w_pct", "diag_tests", "diag_tests_waiting_list",
-                "diag_lever_cost_gbp_m")
+                "diag_lever_cost_gbp_m", "diag_tests_redeployed")
 SIX_WEEKS_DAYS = 42  # "over 6 weeks": a wait of 6 weeks or more (DM01), i.e. not under 42 days
 
 
@@ -49,6 +49,11 @@ class DiagnosticService:
         self.lever_cost = np.zeros(n_reps)
         self.done = np.zeros((n_reps, n_rows, dx.N_SOURCES))
         self.waiting = np.zeros((n_reps, n_rows, dx.N_SOURCES))
+        # Redeployment (sim/engine/redeploy.py): one stage, the row's waiting-list tests.
+        self._redeploys = bool((inputs.redeployed_share > 0).any())
+        self._lent = np.zeros((n_reps, n_rows, 1))
+        self._n_pools = int(inputs.row_pool.max()) + 1 if n_rows else 0
+        self.redeployed = np.zeros((n_reps, n_rows, 1))  # tests done with lent capacity, since the census
         self.n_rtt_trusts = n_rtt_trusts
         self.n_series = n_series
         linked = layout.row_rtt_trust >= 0
@@ -74,9 +79,14 @@ class DiagnosticService:
         """Advance one sub-step of ``days`` calendar days; returns float64 ``[rep, rtt trust]`` multipliers of non-admitted RTT activity."""
         inp = self.inputs
         requests = inp.requests_per_wd[:, month] * working_days
+        own = inp.list_capacity_per_wd[:, month] * working_days
         dx.advance(self.stock, self.acc, self.done, requests=requests,
-                   list_capacity=inp.list_capacity_per_wd[:, month] * working_days, weight=inp.weight, age=age,
+                   list_capacity=own + self._lent[..., 0] if self._redeploys else own, weight=inp.weight, age=age,
                    row_weight=inp.row_weight, waiting=self.waiting)
+        if self._redeploys and working_days > 0:
+            redeploy.lend(own[..., None], self.done.sum(axis=-1, keepdims=True),
+                          self.waiting.sum(axis=-1, keepdims=True), inp.row_pool, self._n_pools,
+                          inp.redeployed_share, self._lent, self.redeployed, 0)
         self.other_tests += inp.other_tests_per_wd[:, month] * working_days
         self.lever_cost += inp.lever_cost_gbp[:, month] * working_days
         if working_days <= 0:
@@ -109,7 +119,8 @@ class DiagnosticService:
         for s in range(2, self.stock.shape[2]):
             counts_rows += self.stock[:, :, s]
         tests_rows = self.acc[..., dx.ACC_TESTS:dx.ACC_TESTS + dx.N_SOURCES].sum(axis=-1)
-        values = np.concatenate([counts_rows, tests_rows[..., None], self.other_tests[..., None]], axis=-1)
+        values = np.concatenate([counts_rows, tests_rows[..., None], self.other_tests[..., None], self.redeployed],
+                                axis=-1)
         n_bins = counts_rows.shape[-1]
         per_series = np.zeros((values.shape[0], self.n_series, values.shape[-1]))
         for col in range(lay.row_series.shape[1]):
@@ -130,10 +141,12 @@ class DiagnosticService:
         if flows:
             out["diag_tests_waiting_list"] = per_series[..., n_bins] + nan
             out["diag_tests"] = per_series[..., n_bins] + per_series[..., n_bins + 1] + nan
+            out["diag_tests_redeployed"] = per_series[..., n_bins + 2] + nan
             cost = np.full((values.shape[0], self.n_series), np.nan)
             cost[:, 0] = self.lever_cost / 1e6  # national only: levers are not split by area
             out["diag_lever_cost_gbp_m"] = cost
             self.lever_cost[...] = 0.0
             self.acc[...] = 0.0
             self.other_tests[...] = 0.0
+            self.redeployed[...] = 0.0
         return out

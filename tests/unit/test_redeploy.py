@@ -18,8 +18,7 @@ def _lend(own, treated, waiting, pool, share):
     """``lend`` on stacked ``own [rep, row, stage]``: what each row is lent, and what it used of its loan."""
     lent = np.full(waiting.shape, np.nan)
     acc = np.zeros(waiting.shape[:2] + (2,))
-    redeploy.lend(own[..., 0].copy(), own[..., 1].copy(), treated, waiting, pool, int(pool.max()) + 1, share, lent,
-                  acc, 1)
+    redeploy.lend(own, treated, waiting, pool, int(pool.max()) + 1, share, lent, acc, 1)
     return lent, acc[..., 1]
 
 
@@ -162,8 +161,7 @@ def test_lending_never_creates_activity_and_every_week_conserves_patients(seed, 
         assert (stock >= 0).all()
         # a row never uses more than its own activity and its loan
         assert (treated <= own + lent + 1e-6 * (1.0 + own + lent)).all()
-        redeploy.lend(own[..., 0].copy(), own[..., 1].copy(), treated, waiting, pool, n_pools, np.full(n_reps, share),
-                      lent, acc, flow.N_ACC)
+        redeploy.lend(own, treated, waiting, pool, n_pools, np.full(n_reps, share), lent, acc, flow.N_ACC)
         assert (lent >= 0).all() and np.isfinite(lent).all()
         own_total += own.sum()
         used_total += treated.sum()

@@ -232,3 +232,54 @@ def test_cancer_treatment_capacity_follows_referral_growth_by_default(planned):
     capacity_growth_ = inp.treat_capacity_per_day[:, -1].sum(axis=1) / inp.treat_capacity_per_day[:, 0].sum(axis=1)
     np.testing.assert_allclose(capacity_growth_[0], referral_growth[0])
     assert (np.abs(np.log(capacity_growth_ / referral_growth)) < 0.02).all()  # 5 months: well under 2%
+
+
+def test_a_provider_with_no_one_waiting_lends_its_tests_to_the_same_test_in_its_icb(planned):
+    scenario, plan = planned
+    lay = plan.services.diagnostics
+    base, _ = _services(scenario, plan)
+    pool = base.inputs.row_pool
+    mri = np.flatnonzero(lay.providers.row_test == 0)
+    biggest = np.bincount(pool[mri]).argmax()  # the MRI pool with the most providers
+    rows = np.flatnonzero(pool == biggest)
+    donor = rows[0]
+    assert len(rows) > 1 and (lay.providers.row_test[rows] == 0).all()
+    requests = base.inputs.requests_per_wd.copy()
+    requests[:, :, donor] = 0.0  # no one asks the donor for an MRI any more, and no one waits for one there
+    start = base.inputs.start_stock.copy()
+    start[:, donor] = 0.0
+    out = {}
+    for share in (0.0, 1.0):
+        inputs = dataclasses.replace(base.inputs, requests_per_wd=requests, start_stock=start,
+                                     redeployed_share=np.full(2, share))
+        diag = type(base)(inputs, lay, base.n_rtt_trusts, base.n_series)
+        before = diag.stock.sum(axis=(1, 2, 3), dtype=np.float64)
+        for _ in range(4):
+            diag.step(0, 5.0, 7, age=True)
+        added = diag.acc[..., dx.ACC_REQUESTS:dx.ACC_REQUESTS + 3].sum(axis=(1, 2))
+        tested = diag.acc[..., dx.ACC_TESTS:dx.ACC_TESTS + 3].sum(axis=-1)
+        np.testing.assert_allclose(diag.stock.sum(axis=(1, 2, 3), dtype=np.float64),
+                                   before + added - tested.sum(axis=1), rtol=1e-6)
+        out[share] = tested, diag.redeployed[..., 0].copy()
+    (tested0, lent0), (tested1, lent1) = out[0.0], out[1.0]
+    assert (lent0 == 0).all()
+    # the donor's idle MRI capacity (three weeks of it: a loan arrives the week after) goes to its pool's lists
+    own_week = 5.0 * base.inputs.list_capacity_per_wd[:, 0, donor]
+    in_pool = lent1[:, rows].sum(axis=1)
+    assert (in_pool > 2.5 * own_week).all()
+    assert (lent1[:, donor] == 0).all()
+    # every test done with a loan is a test more than without one
+    np.testing.assert_allclose(tested1.sum(axis=1) - tested0.sum(axis=1), lent1.sum(axis=1), rtol=1e-3)
+
+
+@pytest.mark.parametrize("within", ["icb", "region", "england"])
+def test_diagnostic_pools_are_one_test_within_one_area(planned, within):
+    lay = planned[1].services.diagnostics
+    pool = diag_inputs.redeployment_pools(lay, within)
+    region, icb = lay.row_series[:, 1], lay.row_series[:, 2]
+    # with icb, a provider that is no ICB's trust pools with the others of its region
+    area = {"icb": np.where(icb >= 0, icb, -1 - region), "region": region, "england": np.zeros_like(region)}[within]
+    key = list(zip(area, lay.providers.row_test))
+    assert len(set(key)) == len(set(pool))  # one pool per (area, test), no more, no fewer
+    for p in np.unique(pool)[:200]:
+        assert len({key[i] for i in np.flatnonzero(pool == p)}) == 1
