@@ -27,6 +27,10 @@ def pools(group: np.ndarray, kind: np.ndarray) -> np.ndarray:
     return np.unique(key, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
+# A row that used its activity up to rounding (the flow kernel's shares of it) has none to spare.
+SPARE_TOLERANCE = 1e-9
+
+
 @njit(cache=True)
 def lend(own, treated, waiting, pool, n_pools, share, lent, acc, acc_column):
     """Activity each row is lent for the next sub-step, written to ``lent``; what rows used of their loans,
@@ -51,21 +55,22 @@ def lend(own, treated, waiting, pool, n_pools, share, lent, acc, acc_column):
     for r in range(n_reps):
         spare[:] = 0.0
         listed[:] = 0.0
-        any_spare = 0.0
+        any_spare = False
         for i in range(n_rows):
             p = pool[i]
             for s in range(n_stages):
-                mine = own[r, i, s]
-                used = treated[r, i, s]
-                if used > mine:
-                    acc[r, i, acc_column] += used - mine
-                else:
-                    spare[p, s] += mine - used
-                    any_spare += mine - used
-                listed[p, s] += waiting[r, i, s]
-        if any_spare == 0.0 or share[r] == 0.0:  # the usual case while every row has a list
+                left = own[r, i, s] - treated[r, i, s]
+                if left > SPARE_TOLERANCE * own[r, i, s]:
+                    spare[p, s] += left
+                    any_spare = True
+                elif left < 0.0:
+                    acc[r, i, acc_column] -= left
+        if not any_spare or share[r] == 0.0:  # the usual case while every row has a list
             lent[r] = 0.0
             continue
+        for i in range(n_rows):
+            for s in range(n_stages):
+                listed[pool[i], s] += waiting[r, i, s]
         for p in range(n_pools):  # spare[p, s] becomes the pool's loan per patient waiting
             for s in range(n_stages):
                 spare[p, s] = share[r] * spare[p, s] / listed[p, s] if listed[p, s] > 0.0 else 0.0
