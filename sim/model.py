@@ -213,7 +213,8 @@ class NHSModel(mesa.Model):
             nonadmitted = nonadmitted * self.diagnostics.step(m, wd, t - self._now, age)[:, self.geography.row_trust]
         if self.cancer is not None:
             self.cancer.step(m, d0, d1, self.diagnostics)
-        if self._lent is not None:
+        lends = self._lent is not None and wd > 0  # a loan is spent in the next sub-step with working days
+        if lends:
             self._own[..., flow.NONADMITTED] = nonadmitted
             self._own[..., flow.ADMITTED] = admitted
             nonadmitted = nonadmitted + self._lent[..., flow.NONADMITTED]
@@ -234,7 +235,7 @@ class NHSModel(mesa.Model):
             waiting=self._waiting,
             treated=self._treated,
         )
-        if self._lent is not None:
+        if lends:
             redeploy.lend(self._own, self._treated, self._waiting, inp.row_pool, self._n_pools, inp.redeployed_share,
                           self._lent, self.acc, ACC_REDEPLOYED)
         self._now = t

@@ -80,10 +80,11 @@ class DiagnosticService:
         inp = self.inputs
         requests = inp.requests_per_wd[:, month] * working_days
         own = inp.list_capacity_per_wd[:, month] * working_days
+        lends = self._redeploys and working_days > 0  # a loan is spent in the next sub-step with working days
         dx.advance(self.stock, self.acc, self.done, requests=requests,
-                   list_capacity=own + self._lent[..., 0] if self._redeploys else own, weight=inp.weight, age=age,
+                   list_capacity=own + self._lent[..., 0] if lends else own, weight=inp.weight, age=age,
                    row_weight=inp.row_weight, waiting=self.waiting)
-        if self._redeploys and working_days > 0:
+        if lends:
             redeploy.lend(own[..., None], self.done.sum(axis=-1, keepdims=True),
                           self.waiting.sum(axis=-1, keepdims=True), inp.row_pool, self._n_pools,
                           inp.redeployed_share, self._lent, self.redeployed, 0)

@@ -254,8 +254,10 @@ def test_a_provider_with_no_one_waiting_lends_its_tests_to_the_same_test_in_its_
                                      redeployed_share=np.full(2, share))
         diag = type(base)(inputs, lay, base.n_rtt_trusts, base.n_series)
         before = diag.stock.sum(axis=(1, 2, 3), dtype=np.float64)
-        for _ in range(4):
+        for week in range(4):
             diag.step(0, 5.0, 7, age=True)
+            if week == 1:
+                diag.step(0, 0.0, 0, age=False)  # a census on a weekend: no working days, no tests, no loans spent
         added = diag.acc[..., dx.ACC_REQUESTS:dx.ACC_REQUESTS + 3].sum(axis=(1, 2))
         tested = diag.acc[..., dx.ACC_TESTS:dx.ACC_TESTS + 3].sum(axis=-1)
         np.testing.assert_allclose(diag.stock.sum(axis=(1, 2, 3), dtype=np.float64),
@@ -268,8 +270,9 @@ def test_a_provider_with_no_one_waiting_lends_its_tests_to_the_same_test_in_its_
     in_pool = lent1[:, rows].sum(axis=1)
     assert (in_pool > 2.5 * own_week).all()
     assert (lent1[:, donor] == 0).all()
-    # every test done with a loan is a test more than without one
+    # every test done with a loan is a test more than without one, and no more tests are done than rows own
     np.testing.assert_allclose(tested1.sum(axis=1) - tested0.sum(axis=1), lent1.sum(axis=1), rtol=1e-3)
+    assert (tested1.sum(axis=1) <= 4 * 5.0 * base.inputs.list_capacity_per_wd[:, 0].sum(axis=1) * (1 + 1e-9)).all()
 
 
 @pytest.mark.parametrize("within", ["icb", "region", "england"])
