@@ -5,7 +5,8 @@ in one scratch file laid out ``[series, metric, replication, date]`` (float64),
 so every (series, metric) block of every replication is one contiguous run:
 the summary reads whole series blocks, the trajectories one metric at a time,
 each with a few large reads. A finished batch is recorded in ``done`` only
-after its bytes are on disk, which is what lets an interrupted run resume.
+after its bytes, and a line of what its replications drew (``draws.jsonl``),
+are written, which is what lets an interrupted run resume.
 
 :class:`DiskCube` reads it back with the same interface the outputs use on an
 in-memory :class:`sim.metrics.MetricCube` (``take``), so summary, targets and
@@ -28,6 +29,7 @@ from sim.run_folder import format_bytes
 VALUES_NAME = "cube.f64"
 LABELS_NAME = "cube.json"
 DONE_NAME = "done"
+DRAWS_NAME = "draws.jsonl"
 _ITEM = 8  # float64
 
 
@@ -144,10 +146,12 @@ class CubeStore:
                              f"0..{labels.n_replications - 1}")
         breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
         for run in np.split(np.arange(ordered.size), breaks):
-            self._write_range(int(ordered[run[0]]), cube.values[order[run]])
+            self._write_range(int(ordered[run[0]]), cube.values[order[run]],
+                              {name: v[order[run]] for name, v in cube.draws.items()})
 
-    def _write_range(self, a: int, values: np.ndarray) -> None:
-        """Store ``values`` (``[rep, series, metric, date]``) as replications ``a, a+1, ...``; record it done."""
+    def _write_range(self, a: int, values: np.ndarray, draws: dict[str, np.ndarray]) -> None:
+        """Store ``values`` (``[rep, series, metric, date]``) and ``draws`` as replications ``a, a+1, ...``;
+        record it done."""
         n_d = len(self.labels.dates)
         b = a + values.shape[0]
         # [series, metric, replication, date]: each (series, metric) run of replications is contiguous on disk.
@@ -157,6 +161,10 @@ class CubeStore:
         # No fsync: the page cache outlives a killed or interrupted process, which is what resuming
         # serves, and syncing ~10 MB per replication would hold every batch to the disk's speed.
         # The checksum on each done line catches a batch lost with the machine itself.
+        # Python's float repr round-trips exactly, so the draws read back bit for bit.
+        line = json.dumps({"first": a, "draws": {name: v.tolist() for name, v in draws.items()}})
+        with open(self.folder / DRAWS_NAME, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
         with open(self.folder / DONE_NAME, "a", encoding="utf-8") as handle:
             handle.write(f"{a} {b} {checksum(blocks)}\n")
 
@@ -192,14 +200,31 @@ class CubeStore:
         missing = self.labels.n_replications - len(self.completed())
         if missing:
             raise ValueError(f"{missing} replications are not stored yet")
-        return DiskCube(self._fd, self.labels)
+        return DiskCube(self._fd, self.labels, self._read_draws())
+
+    def _read_draws(self) -> dict[str, np.ndarray]:
+        """Every stored replication's draws (a batch stored twice, by a resumed run, drew the same values)."""
+        n = self.labels.n_replications
+        out: dict[str, np.ndarray] = {}
+        path = self.folder / DRAWS_NAME
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill: its batch is not done, so ran again
+                continue
+            first = int(entry["first"])
+            for name, values in entry["draws"].items():
+                out.setdefault(name, np.full(n, np.nan))[first:first + len(values)] = values
+        return dict(sorted(out.items()))
 
 
 class DiskCube:
     """Read access to a stored cube with the interface of :class:`MetricCube` (no ``values``)."""
 
-    def __init__(self, fd: int, labels: CubeLabels) -> None:
+    def __init__(self, fd: int, labels: CubeLabels, draws: dict[str, np.ndarray] | None = None) -> None:
         self._fd = fd
+        self.draws = draws or {}
         self.series = labels.series
         self.metrics = labels.metrics
         self.dates = labels.dates

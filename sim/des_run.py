@@ -177,7 +177,7 @@ def execute_des(scenario_file: Path, overrides: dict, *, out_dir: Path | None = 
         cube = _simulate(plan, jobs, quiet, console)
         timings["simulate_seconds"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        summary, _ = write_result_files(writer, cube, resolved, KEEP_LEVELS)
+        summary, _, _ = write_result_files(writer, cube, resolved, KEEP_LEVELS)
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
             **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings),

@@ -59,6 +59,8 @@ class MetricCube:
         series: one SeriesKey per axis-1 position.
         metrics: metric name per axis-2 position.
         dates: ISO month-end dates ``YYYY-MM-DD`` per axis-3 position.
+        draws: ``{name: float64 [replication]}`` what each replication drew of every uncertain parameter
+            and shock (``sim.scenarios.parameters.recording``), aligned with ``replications``.
     """
 
     values: np.ndarray
@@ -66,6 +68,7 @@ class MetricCube:
     series: tuple[SeriesKey, ...]
     metrics: tuple[str, ...]
     dates: tuple[str, ...]
+    draws: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         expected = (len(self.replications), len(self.series), len(self.metrics), len(self.dates))
@@ -109,7 +112,15 @@ class MetricCube:
         if len(np.unique(reps)) != len(reps):
             raise ValueError("a replication appears in more than one batch")
         values = np.concatenate([c.values for c in cubes], axis=0)[order]
-        return MetricCube(values, reps[order], first.series, first.metrics, first.dates)
+        return MetricCube(values, reps[order], first.series, first.metrics, first.dates, merge_draws(cubes, order))
+
+
+def merge_draws(cubes: list[MetricCube], order: np.ndarray) -> dict[str, np.ndarray]:
+    """The batches' draws joined like their values (NaN where a batch did not draw a name), names sorted."""
+    names = sorted({name for c in cubes for name in c.draws})
+    nan = [np.full(len(c.replications), np.nan) for c in cubes]
+    return {name: np.concatenate([c.draws.get(name, blank) for c, blank in zip(cubes, nan)])[order]
+            for name in names}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ from sim.metrics import RTT_METRICS
 from sim.model import month_end_times
 from sim.services.cancer import CANCER_METRICS
 from sim.services.diagnostics import DIAG_METRICS
-from sim.plotting import provenance_text, standard_plots
+from sim.drivers import driver_table, parameters_table
+from sim.plotting import driver_charts, provenance_text, standard_plots
 from sim.report import commitments, commitments_table
 from sim.cube_store import CubeLabels, CubeStore
 from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets,
@@ -143,21 +144,26 @@ def services_manifest(plan: RunPlan) -> dict:
 
 
 def write_result_files(writer: RunWriter, cube: Cube, resolved: str,
-                       keep_levels: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write the files every run folder holds, whatever the engine; return the summary and targets tables.
+                       keep_levels: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write the files every run folder holds, whatever the engine; return the summary, targets and drivers.
 
     Files: trajectories.parquet (every replication of ``keep_levels``), summary.csv,
-    targets.csv (the published commitments the cube can be judged against) and
-    scenario.resolved.yaml.
+    targets.csv (the published commitments the cube can be judged against),
+    parameters.csv (what each replication drew), drivers.csv (which draws move each
+    national commitment, ``sim.drivers``) and scenario.resolved.yaml.
     """
     summary = summarise(cube)
-    targets = evaluate_targets(cube, commitments(cube))
+    judged = commitments(cube)
+    targets = evaluate_targets(cube, judged)
+    drivers = driver_table(cube, judged)
     writer.write_parquet("trajectories.parquet", trajectory_tables(cube, keep_levels=tuple(keep_levels)),
                          schema=TRAJECTORY_SCHEMA)
     writer.write_csv("summary.csv", summary)
     writer.write_csv("targets.csv", targets)
+    writer.write_csv("parameters.csv", parameters_table(cube))
+    writer.write_csv("drivers.csv", drivers)
     writer.write_text("scenario.resolved.yaml", resolved)
-    return summary, targets
+    return summary, targets, drivers
 
 
 def platform_info() -> dict[str, object]:
@@ -308,12 +314,14 @@ def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, do
         t2 = time.perf_counter()
         # --keep adds levels to the file's keep_levels (README: "also keep"), never drops England.
         levels = tuple(dict.fromkeys([*scenario.outputs.keep_levels, *settings["keep"]]))
-        summary, targets = write_result_files(writer, cube, resolved_yaml(scenario), levels)
+        summary, targets, drivers = write_result_files(writer, cube, resolved_yaml(scenario), levels)
         if scenario.outputs.plots:
             provenance = provenance_text(scenario.name, run_id, scenario.replications, now.strftime("%Y-%m-%d"))
-            standard_plots(summary, targets, writer.path_for("plots/fan.png").parent, provenance,
+            plots = writer.path_for("plots/fan.png").parent
+            standard_plots(summary, targets, plots, provenance,
                            observed=observed_history(observed_rtt_for(scenario, doc),
                                                      service_data_for(scenario, doc, NATIONAL_TABLES)))
+            driver_charts(drivers, targets, plots, provenance)
         timings["write_seconds"] = time.perf_counter() - t2
         manifest = {
             **run_manifest(scenario, doc, scenario_file, run_id, now, jobs, timings, executor, address),

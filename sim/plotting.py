@@ -473,3 +473,82 @@ def standard_plots(
             units=spec.units, history_start=first - pd.DateOffset(years=history_years),
             reference_lines=spec.reference_lines)
     return paths
+
+
+# --------------------------------------------------------------------------- drivers (tornado)
+
+DRIVERS_SHOWN = 8
+SIGNIFICANCE = 0.05
+_SHOCK_NAMES = {
+    "rtt_clock_starts": "RTT clock starts (demand)", "rtt_activity": "RTT activity",
+    "rtt_case_mix": "RTT case mix (urgent weight)", "rtt_long_wait_drive": "RTT long-wait drive",
+    "diagnostic_requests": "Diagnostic requests", "cancer_diagnosis": "Cancer diagnosis access",
+    "cancer_treatment_pace": "Cancer treatment pace",
+}
+
+
+def driver_label(name: str) -> str:
+    """A driver's label: the scenario key for a parameter; for a shock, its process and month."""
+    if not name.startswith("shocks."):
+        return name
+    _, process, month = name.split(".", 2)
+    when = pd.Timestamp(month + "-01").strftime("%b %Y")
+    return f"{_SHOCK_NAMES.get(process, process)} shock in {when} (% off path)"
+
+
+def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, provenance: str,
+                  shown: int = DRIVERS_SHOWN) -> list[Path]:
+    """A tornado chart per metric with a national commitment in drivers.csv, at its last deadline in the run
+    (``drivers_<metric>_<deadline>.png`` / ``.svg``; drivers.csv has every deadline).
+
+    Each bar runs from the commitment's median over the fifth of replications that drew an input's lowest
+    values to that over the fifth that drew its highest; bars whose rank correlation chance alone would give
+    (p >= 5%) are grey.
+    """
+    from sim.report import LABELS  # report imports results, which plotting's callers load first
+
+    out_dir = Path(out_dir)
+    paths: list[Path] = []
+    last = drivers.groupby("metric", sort=False)["deadline"].transform("max")
+    for (metric, deadline), rows in drivers[drivers["deadline"] == last].groupby(["metric", "deadline"], sort=False):
+        rows = rows.sort_values("rank").head(shown).iloc[::-1]  # strongest at the top
+        judged = targets[(targets["metric"] == metric) & (targets["deadline"] == deadline)
+                         & (targets["level"] == "national")]
+        if judged.empty:
+            continue
+        target = judged.iloc[0]
+        units = infer_units(metric)
+        month = pd.Timestamp(deadline + "-01").strftime("%b %Y")
+        with matplotlib.rc_context(_RC):
+            fig = Figure(figsize=FIG_SIZE_IN)
+            ax = fig.add_axes((0.36, 0.2, 0.6, 0.62))
+            y = np.arange(len(rows))
+            median = float(target["p50"])
+            strong = (rows["p_value"] < SIGNIFICANCE).to_numpy()
+            for lo_or_hi, solid in (("low_median", False), ("high_median", True)):
+                ends = rows[lo_or_hi].to_numpy()
+                colour = np.where(strong, NHS_BLUE if solid else "#7FAEDB", NHS_MID_GREY if solid else NHS_PALE_GREY)
+                ax.barh(y, ends - median, left=median, height=0.6, color=colour, edgecolor="white", linewidth=0.5)
+            ax.axvline(median, color=NHS_DARK_GREY, linewidth=1.0)
+            ax.axvline(float(target["threshold"]), color=TARGET_COLOUR, linewidth=1.4, linestyle="--")
+            ax.set_yticks(y, [driver_label(d) for d in rows["driver"]], fontsize=8)
+            ax.grid(axis="y", visible=False)
+            ax.grid(axis="x", visible=True)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_value(v / _scale(units), units)))
+            ax.set_xlabel(f"{LABELS.get(metric, metric)} in {month}")
+            handles = [Patch(color="#7FAEDB", label="lowest fifth of draws"),
+                       Patch(color=NHS_BLUE, label="highest fifth of draws"),
+                       Patch(color=NHS_MID_GREY, label="within chance (p ≥ 5%)"),
+                       Line2D([], [], color=NHS_DARK_GREY, label=f"median {_format_value(median / _scale(units), units)}"),
+                       Line2D([], [], color=TARGET_COLOUR, linestyle="--",
+                              label=target_label(float(target["threshold"]), str(target["direction"]), deadline,
+                                                 units))]
+            explained = float(rows["explained_pct"].iloc[0])
+            together = (f"all inputs together explain {explained:.0f}% of the spread (rank regression)"
+                        if np.isfinite(explained) else "too few replications to say how much they explain together")
+            title = f"What moves {LABELS.get(metric, metric)} in {month}"
+            _decorate(fig, handles, title,
+                      f"England  ·  median outcome among replications drawing each input's lowest and highest "
+                      f"fifth  ·  {together}", provenance)
+            paths += _save(fig, out_dir / f"drivers_{metric}_{deadline}", title)
+    return paths

@@ -313,7 +313,7 @@ class Target:
         return np.minimum(self.threshold, baseline - self.improvement_pp)
 
 
-def _resolve_target(cube: Cube, target: Target) -> tuple[list[int], int] | str:
+def resolve_target(cube: Cube, target: Target) -> tuple[list[int], int] | str:
     """Series positions and date position a target reads, or why it cannot be evaluated."""
     if target.metric not in cube.metrics:
         return f"metric {target.metric} is not in the results"
@@ -338,7 +338,7 @@ def unevaluable_targets(cube: Cube, targets: Iterable[Target]) -> list[tuple[Tar
     """
     out = []
     for target in targets:
-        resolved = _resolve_target(cube, target)
+        resolved = resolve_target(cube, target)
         if isinstance(resolved, str):
             out.append((target, resolved))
     return out
@@ -363,7 +363,7 @@ def evaluate_targets(cube: Cube, targets: Iterable[Target]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     for target in targets:
-        resolved = _resolve_target(cube, target)
+        resolved = resolve_target(cube, target)
         if isinstance(resolved, str):
             skipped.append(f"{target.metric}{target.direction}{target.threshold:g}@{target.deadline} "
                            f"({target.level} {target.area_code}): {resolved}")

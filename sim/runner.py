@@ -34,6 +34,7 @@ from sim.engine.census import sum_groups, sum_rows_to_groups
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
 from sim.scenarios.build import RowLayout, batch_inputs
+from sim.scenarios.parameters import recording
 from sim.finance_plan import FinancePlan, batch_finance, finance_geography, plan_finance
 from sim.service_data import SERVICE_TABLES, ServiceData, read_service_data
 from sim.service_plan import ServicePlan, build_services, plan_services
@@ -277,13 +278,14 @@ def run_batch(plan: RunPlan, replications: np.ndarray) -> MetricCube:
     """Simulate one batch of replications (the picklable unit of work)."""
     reps = np.asarray(replications, dtype=np.int64)
     months = plan.engine_months
-    inputs = batch_inputs(plan.scenario, plan.calibration, plan.rows, months, reps)
+    with recording() as drawn:
+        inputs = batch_inputs(plan.scenario, plan.calibration, plan.rows, months, reps)
+        diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, months, reps,
+                                       plan.rows.national_scale) if plan.services is not None else (None, None))
+        funding = batch_finance(plan.finance, plan.scenario, months, reps, plan.rows.geography.trust_codes)
     rng = np.random.default_rng(np.random.SeedSequence(plan.scenario.seed, spawn_key=(int(reps[0]), 0)))
-    diag, cancer = (build_services(plan.services, plan.scenario, plan.rows.geography, months, reps,
-                                   plan.rows.national_scale) if plan.services is not None else (None, None))
-    funding = batch_finance(plan.finance, plan.scenario, months, reps, plan.rows.geography.trust_codes)
     model = NHSModel(plan.rows.geography, plan.start_stock(len(reps)), inputs, reps, rng, diag, cancer, funding)
-    cube = model.run(until_month=len(plan.months))
+    cube = dataclasses.replace(model.run(until_month=len(plan.months)), draws=drawn.table(reps))
     # The model, its simpy processes and its agents refer to each other, so only the cycle
     # collector frees them; its oldest generation runs rarely, and a worker would otherwise
     # carry every finished batch's state (measured: +160 MB a batch until it ran).

@@ -19,7 +19,7 @@ from sim.engine.inputs import MonthlyInputs
 from sim.metrics import Geography
 from sim.scenarios import long_waits, reforms, validation
 from sim.scenarios.flows import hazard_by_month, other_removals_profile, projected_rates
-from sim.scenarios.parameters import flow_draws, trust_capacity_multipliers, value
+from sim.scenarios.parameters import flow_draws, record_shocks, trust_capacity_multipliers, value
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
     """Monthly flow rates for the given replications (each computed alone, so batching never matters)."""
     n_months = len(months)
     draws = [flow_draws(scenario, calib, int(r), n_months) for r in replications]
+    for r, d in zip(replications, draws):
+        for process, path in (("rtt_clock_starts", d.demand_shock), ("rtt_activity", d.capacity_shock),
+                              ("rtt_case_mix", d.case_mix_shock), ("rtt_long_wait_drive", d.long_wait_shock)):
+            record_shocks(process, int(r), months, path)
     rates = projected_rates(calib, months, draws)
     for k, r in enumerate(replications):
         levers = reforms.elective_multipliers(scenario.policies.elective_reform, months, scenario.seed, int(r))

@@ -10,7 +10,7 @@ from sim.config import Scenario
 from sim.scenarios.cancer import CancerCalibration
 from sim.rng import stream
 from sim.scenarios.flows import ar1_shocks, growth_factors
-from sim.scenarios.parameters import capacity_growth, value
+from sim.scenarios.parameters import capacity_growth, record_shocks, value
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ def batch_inputs(scenario: Scenario, calib: CancerCalibration, months: tuple[str
             fds_shock[k] = ar1_shocks(stream(scenario.seed, r, "cancer"), n_months, v.fds_sd, v.fds_rho)
             treat_shock[k] = ar1_shocks(stream(scenario.seed, r, "cancer_pace"), n_months, v.treatment_sd,
                                         v.treatment_rho)
+        if v is not None:
+            record_shocks("cancer_diagnosis", r, months, fds_shock[k])
+            record_shocks("cancer_treatment_pace", r, months, treat_shock[k])
     return CancerInputs(referrals, subsequent, capacity, np.full(n_reps, calib.cancer_share), calib.fds_hazard(),
                         calib.treat_hazard(), calib.dtt_pmf(), np.asarray(calib.fds_median_days, dtype=np.float64),
                         fds_shock, treat_shock)

@@ -39,7 +39,7 @@ from sim.engine.diagnostics import N_SOURCES, OTHER, RTT, URGENT, in_turn_hazard
 from sim.metrics import Geography
 from sim.rng import stream
 from sim.scenarios.flows import ar1_shocks, growth_factors
-from sim.scenarios.parameters import capacity_growth, value
+from sim.scenarios.parameters import capacity_growth, record_shocks, value
 from sim.scenarios.reforms import ramp_fraction, rttt_removal_share
 
 #: Tests that urgent suspected cancer pathways use (imaging and endoscopy).
@@ -326,6 +326,8 @@ def batch_inputs(scenario: Scenario, lay: DiagnosticLayout, months: tuple[str, .
         urgent_removed = removed if (policy is not None and not policy.exempt_urgent_cancer) else 0.0
         kept = np.stack([1.0 - urgent_removed + np.zeros_like(removed), 1.0 - removed, 1.0 - removed], axis=-1)
         shock = request_multipliers(variation, seed, r, n_months)
+        if variation is not None:
+            record_shocks("diagnostic_requests", r, months, np.log(shock))
         requests[k] = (g_demand * shock)[:, None, None] * rates.requests_per_wd[None] * kept
         extra, cost[k] = _lever_tests(scenario, lay, months, capacity0, seed, r)
         total_cap = g_capacity[:, None] * capacity0[None, :] + extra

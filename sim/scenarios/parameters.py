@@ -5,9 +5,18 @@ no shocks. Replications 1..N draw each parameter from its own stream, keyed by
 the parameter's name, and each shock path from its process's stream.
 A parameter the scenario leaves unset takes the calibration's fitted value
 with its fitted standard error as a normal distribution.
+
+While :func:`recording` is active (a batch's input building), every uncertain
+parameter's value and each shock path's level at each March are logged per
+replication, so a run can report what each replication drew (parameters.csv)
+and which draws drive its outcomes (``sim.drivers``).
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -17,11 +26,55 @@ from sim.rng import parameter_stream, stream
 from sim.scenarios.flows import FlowDraws, level_shocks
 
 
+class DrawLog:
+    """Values drawn per replication, by name (a dotted scenario key, or ``shocks.<process>.<YYYY-MM>``)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, dict[int, float]] = {}
+
+    def add(self, name: str, replication: int, v: float) -> None:
+        self._values.setdefault(name, {})[int(replication)] = float(v)
+
+    def table(self, replications: Sequence[int]) -> dict[str, np.ndarray]:
+        """``{name: float64 [replication]}`` in the order of ``replications`` (NaN where not drawn), names sorted."""
+        return {name: np.array([by_rep.get(int(r), np.nan) for r in replications])
+                for name, by_rep in sorted(self._values.items())}
+
+
+# The log of the batch being built, if any: a ContextVar rather than an argument through every
+# input builder, since logging never changes a value (drawing stays a pure function of its key).
+_LOG: ContextVar[DrawLog | None] = ContextVar("parameter_draws", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[DrawLog]:
+    """Log every uncertain parameter drawn (and shock path built) inside the block."""
+    log = DrawLog()
+    token = _LOG.set(log)
+    try:
+        yield log
+    finally:
+        _LOG.reset(token)
+
+
 def value(p: Param, seed: int, replication: int, name: str, low: float = -np.inf, high: float = np.inf) -> float:
     """Central value for replication 0, else a draw from the parameter's own stream."""
-    if replication == 0:
-        return central(p)
-    return sample(p, parameter_stream(seed, replication, name), low, high)
+    v = central(p) if replication == 0 else sample(p, parameter_stream(seed, replication, name), low, high)
+    log = _LOG.get()
+    if log is not None and not isinstance(p, (int, float)):
+        log.add(name, replication, v)
+    return v
+
+
+def record_shocks(process: str, replication: int, months: Sequence[str], shock: np.ndarray) -> None:
+    """Log a log-scale monthly shock path at each financial year's end (March, when every commitment falls due),
+    in % above its central path, as ``shocks.<process>.<YYYY-MM>``."""
+    log = _LOG.get()
+    if log is None:
+        return
+    for month, x in zip(months, shock):
+        if month.endswith("-03"):
+            log.add(f"shocks.{process}.{month}", replication, 100.0 * float(np.expm1(x)))
 
 
 def capacity_growth(block: object, own: str, gap: str, demand_pct: float, seed: int, replication: int) -> float:
