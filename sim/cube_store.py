@@ -60,6 +60,14 @@ def checksum(values: np.ndarray) -> str:
     return f"{int(np.add.reduce(words, dtype=np.uint64)):016x}{int(np.bitwise_xor.reduce(words)):016x}"
 
 
+def _append_line(path: Path, line: str) -> None:
+    """Append one line, first ending a line a killed run left cut short (which then reads as garbage, not as
+    the start of this one)."""
+    with open(path, "a+b") as handle:
+        cut = handle.tell() > 0 and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n"
+        handle.write((b"\n" if cut else b"") + line.encode("utf-8") + b"\n")
+
+
 def _pread_into(fd: int, out: np.ndarray, offset: int) -> None:
     view = memoryview(out).cast("B")
     got = 0
@@ -162,11 +170,9 @@ class CubeStore:
         # serves, and syncing ~10 MB per replication would hold every batch to the disk's speed.
         # The checksum on each done line catches a batch lost with the machine itself.
         # Python's float repr round-trips exactly, so the draws read back bit for bit.
-        line = json.dumps({"first": a, "draws": {name: v.tolist() for name, v in draws.items()}})
-        with open(self.folder / DRAWS_NAME, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-        with open(self.folder / DONE_NAME, "a", encoding="utf-8") as handle:
-            handle.write(f"{a} {b} {checksum(blocks)}\n")
+        _append_line(self.folder / DRAWS_NAME,
+                     json.dumps({"first": a, "draws": {name: v.tolist() for name, v in draws.items()}}))
+        _append_line(self.folder / DONE_NAME, f"{a} {b} {checksum(blocks)}")
 
     def _done_lines(self) -> list[tuple[int, int, str]]:
         path = self.folder / DONE_NAME

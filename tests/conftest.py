@@ -19,7 +19,7 @@ BASELINE = REPO_ROOT / "configs" / "baseline.yaml"
 EXAMPLE_TRUSTS = REPO_ROOT / "sim" / "data" / "example_trusts.csv"
 
 #: The result files that must be byte-identical for the same scenario and seed (DESIGN.md section 4).
-DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv")
+DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv", "parameters.csv", "drivers.csv")
 
 #: Seconds a single CLI call may take before the test fails (a hang must not stall CI).
 CLI_TIMEOUT_SECONDS = 300

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DES_YAML = REPO_ROOT / "configs" / "des_trust.yaml"
-DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv")
+DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv", "parameters.csv", "drivers.csv")
 RR8_START_LIST = 3799 + 3987 + 8335  # DM01 March 2025, RR8: MRI + CT + non-obstetric ultrasound
 
 

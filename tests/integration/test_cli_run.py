@@ -22,7 +22,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SMALL = ("--reps", "4", "--end", "2026-03", "--quiet")
-DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv")
+DETERMINISTIC_FILES = ("trajectories.parquet", "summary.csv", "targets.csv", "parameters.csv", "drivers.csv")
 SUMMARY_COLUMNS = ["metric", "level", "area_code", "breakdown", "date", "point", "mean", "p5", "p10", "p50", "p90",
                    "p95"]
 TRAJECTORY_COLUMNS = ["replication", "date", "level", "area_code", "breakdown", "metric", "value"]

@@ -85,6 +85,10 @@ def test_completed_records_only_whole_lines_and_reader_waits_for_every_replicati
         with open(store.folder / DONE_NAME, "a") as handle:
             handle.write("5")  # a crash mid-line: not done
         assert store.completed().tolist() == [0, 9, 10, 12]
+        # The resumed run's next batch starts a line of its own (appended to "5" it would be lost too).
+        store.write(part(cube, np.arange(1, 9)))
+        store.write(part(cube, np.array([11])))
+        assert store.completed().tolist() == list(range(13))
 
 
 def test_verification_drops_a_batch_whose_bytes_changed(tmp_path):
@@ -104,6 +108,10 @@ def test_reopening_keeps_earlier_batches_and_refuses_another_cube(tmp_path):
     labels = CubeLabels(cube.series, cube.metrics, cube.dates, len(cube.replications))
     with CubeStore(tmp_path / "scratch", labels) as store:
         assert store.completed().tolist() == [0, 9, 10, 12]
+        # The resumed run's next batch starts a line of its own (appended to "5" it would be lost too).
+        store.write(part(cube, np.arange(1, 9)))
+        store.write(part(cube, np.array([11])))
+        assert store.completed().tolist() == list(range(13))
         for reps in BATCHES_OUT_OF_ORDER[2:]:
             store.write(part(cube, reps))
         np.testing.assert_array_equal(store.reader().take(slice(None)), cube.values)
