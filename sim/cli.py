@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a verification found problems or an internal error;
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import sys
@@ -25,13 +26,24 @@ def _fail_input(err: InputError) -> None:
     sys.exit(EXIT_INPUT)
 
 
+def _interrupt_again(unraisable) -> None:
+    """A Ctrl-C that lands in a finalizer (the garbage collector frees numba's LLVM objects at any moment)
+    would be printed as 'Exception ignored ... Traceback' and lost: deliver it to the main code instead."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _thread.interrupt_main()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 class _Guard:
     """Turn known failures into clean messages and exit codes (tracebacks only with SIM_DEBUG=1)."""
 
     def __enter__(self):
+        self._hook, sys.unraisablehook = sys.unraisablehook, _interrupt_again
         return self
 
     def __exit__(self, kind, exc, tb):
+        sys.unraisablehook = self._hook
         if exc is None or isinstance(exc, (SystemExit, click.exceptions.Exit, click.ClickException, click.Abort)):
             return False
         if isinstance(exc, InputError):

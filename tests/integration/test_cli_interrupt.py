@@ -91,3 +91,22 @@ def test_ctrl_c_in_a_process_pool_run_stops_within_seconds(sim_argv, sim_cli_env
             _kill_group(proc)
     assert waited < 15
     _assert_clean_interruption(proc, stdout, stderr, out, sim_cli)
+
+
+def test_a_ctrl_c_caught_in_a_finalizer_is_delivered_again_not_printed(monkeypatch):
+    """The garbage collector can run numba's LLVM finalizers when Ctrl-C arrives: Python would print the
+    KeyboardInterrupt as 'Exception ignored ... Traceback' and drop it. The CLI raises it again instead."""
+    import types
+
+    from sim import cli
+
+    delivered, printed = [], []
+    monkeypatch.setattr(cli._thread, "interrupt_main", lambda: delivered.append(True))
+    monkeypatch.setattr(cli.sys, "__unraisablehook__", printed.append)
+    with cli._Guard():
+        assert cli.sys.unraisablehook is cli._interrupt_again
+        cli.sys.unraisablehook(types.SimpleNamespace(exc_type=KeyboardInterrupt))
+        other = types.SimpleNamespace(exc_type=ValueError)
+        cli.sys.unraisablehook(other)
+    assert delivered == [True] and printed == [other]
+    assert cli.sys.unraisablehook is not cli._interrupt_again  # restored on leaving
