@@ -36,6 +36,7 @@ from sim.results import Cube, Target, resolve_target
 DRIVER_COLUMNS = ("metric", "deadline", "level", "area_code", "rank", "driver", "rank_correlation", "p_value",
                   "low_median", "high_median", "swing", "explained_pct", "replications")
 MIN_REPLICATIONS = 10  # fewer and a fifth of them is one or two replications
+SIGNIFICANCE = 0.05  # a driver whose p_value is at least this is shown as within chance
 SHOCK_PREFIX = "shocks."
 
 
@@ -127,3 +128,26 @@ def driver_table(cube: Cube, targets: Iterable[Target]) -> pd.DataFrame:
                          "area_code": cube.series[series_idx[0]].area_code, **row})
     frame = pd.DataFrame(rows, columns=list(DRIVER_COLUMNS))
     return frame.astype({"rank": "int64", "replications": "int64"})
+
+
+def at_last_deadline(drivers: pd.DataFrame) -> pd.DataFrame:
+    """drivers.csv rows of each metric's last deadline in the run (what the charts and the console show)."""
+    return drivers[drivers["deadline"] == drivers.groupby("metric", sort=False)["deadline"].transform("max")]
+
+
+# Display names of the shock processes that sim.scenarios log (record_shocks).
+_SHOCK_NAMES = {
+    "rtt_clock_starts": "RTT clock starts (demand)", "rtt_activity": "RTT activity",
+    "rtt_case_mix": "RTT case mix (urgent weight)", "rtt_long_wait_drive": "RTT long-wait drive",
+    "diagnostic_requests": "Diagnostic requests", "cancer_diagnosis": "Cancer diagnosis access",
+    "cancer_treatment_pace": "Cancer treatment pace",
+}
+
+
+def driver_label(name: str) -> str:
+    """A driver's label: the scenario key for a parameter; for a shock, its process and month."""
+    if not name.startswith("shocks."):
+        return name
+    _, process, month = name.split(".", 2)
+    when = pd.Timestamp(month + "-01").strftime("%b %Y")
+    return f"{_SHOCK_NAMES.get(process, process)} shock, {when} (% off path)"

@@ -40,7 +40,7 @@ from sim.services.cancer import CANCER_METRICS
 from sim.services.diagnostics import DIAG_METRICS
 from sim.drivers import driver_table, parameters_table
 from sim.plotting import driver_charts, provenance_text, standard_plots
-from sim.report import commitments, commitments_table
+from sim.report import commitments, commitments_table, drivers_table
 from sim.cube_store import CubeLabels, CubeStore
 from sim.results import (MANIFEST_NAME, STAGING_SUFFIX, TRAJECTORY_SCHEMA, Cube, RunWriter, evaluate_targets,
                          summarise, trajectory_tables)
@@ -338,6 +338,10 @@ def _complete_run(writer: RunWriter, scenario_file: Path, scenario: Scenario, do
     if not quiet:
         console.print(commitments_table(targets, f"{scenario.name}: commitments ({scenario.replications} replications,"
                                                  f" seed {scenario.seed})"))
+        movers = drivers_table(drivers, "What moves them most (median among replications drawing the input's "
+                                        "lowest and highest fifth; drivers.csv has every input)")
+        if movers is not None:
+            console.print(movers)
     return final
 
 

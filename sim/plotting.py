@@ -29,6 +29,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from sim import __version__
+from sim.drivers import SIGNIFICANCE, at_last_deadline, driver_label
+from sim.report import LABELS
 from sim.results import Target, atomic_write_bytes
 
 # NHS identity colours (https://www.england.nhs.uk/nhsidentity/identity-guidelines/colours/).
@@ -478,24 +480,6 @@ def standard_plots(
 # --------------------------------------------------------------------------- drivers (tornado)
 
 DRIVERS_SHOWN = 8
-SIGNIFICANCE = 0.05
-_SHOCK_NAMES = {
-    "rtt_clock_starts": "RTT clock starts (demand)", "rtt_activity": "RTT activity",
-    "rtt_case_mix": "RTT case mix (urgent weight)", "rtt_long_wait_drive": "RTT long-wait drive",
-    "diagnostic_requests": "Diagnostic requests", "cancer_diagnosis": "Cancer diagnosis access",
-    "cancer_treatment_pace": "Cancer treatment pace",
-}
-
-
-def driver_label(name: str) -> str:
-    """A driver's label: the scenario key for a parameter; for a shock, its process and month."""
-    if not name.startswith("shocks."):
-        return name
-    _, process, month = name.split(".", 2)
-    when = pd.Timestamp(month + "-01").strftime("%b %Y")
-    return f"{_SHOCK_NAMES.get(process, process)} shock in {when} (% off path)"
-
-
 def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, provenance: str,
                   shown: int = DRIVERS_SHOWN) -> list[Path]:
     """A tornado chart per metric with a national commitment in drivers.csv, at its last deadline in the run
@@ -505,12 +489,9 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
     values to that over the fifth that drew its highest; bars whose rank correlation chance alone would give
     (p >= 5%) are grey.
     """
-    from sim.report import LABELS  # report imports results, which plotting's callers load first
-
     out_dir = Path(out_dir)
     paths: list[Path] = []
-    last = drivers.groupby("metric", sort=False)["deadline"].transform("max")
-    for (metric, deadline), rows in drivers[drivers["deadline"] == last].groupby(["metric", "deadline"], sort=False):
+    for (metric, deadline), rows in at_last_deadline(drivers).groupby(["metric", "deadline"], sort=False):
         rows = rows.sort_values("rank").head(shown).iloc[::-1]  # strongest at the top
         judged = targets[(targets["metric"] == metric) & (targets["deadline"] == deadline)
                          & (targets["level"] == "national")]

@@ -8,6 +8,7 @@ import pandas as pd
 from rich.table import Table
 
 from sim import reference
+from sim.drivers import SIGNIFICANCE, at_last_deadline, driver_label
 from sim.metrics import MetricCube
 from sim.results import Target
 
@@ -86,4 +87,26 @@ def commitments_table(targets: pd.DataFrame, title: str) -> Table:
         extra = f" or +{rule[0]:g} points" if rule else ""
         table.add_row(f"{_label(metric, direction, floor)}{extra} (each trust)", deadline, "-", "-", "-",
                       f"{100 * grp['probability_met'].mean():.0f}% of trusts (avg)")
+    return table
+
+
+def drivers_table(drivers: pd.DataFrame, title: str) -> Table | None:
+    """A console table: for each metric with a national commitment, at its last deadline, the input that moves
+    it most (drivers.csv rank 1) and the median among replications drawing its lowest and highest fifth; None
+    when the run had too few replications to rank."""
+    if drivers.empty:
+        return None
+    table = Table(title=title, title_justify="left")
+    table.add_column("Commitment")
+    table.add_column("Deadline")
+    table.add_column("Input that moves it most", overflow="fold")  # a scenario key must stay whole
+    table.add_column("Lowest fifth", justify="right")
+    table.add_column("Highest fifth", justify="right")
+    latest = at_last_deadline(drivers)
+    for row in latest[latest["rank"] == 1].itertuples():
+        if row.p_value >= SIGNIFICANCE:
+            table.add_row(LABELS.get(row.metric, row.metric), row.deadline, "none beyond chance", "-", "-")
+            continue
+        table.add_row(LABELS.get(row.metric, row.metric), row.deadline, driver_label(row.driver),
+                      _fmt(row.metric, row.low_median), _fmt(row.metric, row.high_median))
     return table

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.cube_store import DRAWS_NAME, CubeLabels, CubeStore
-from sim.distributions import Triangular, Uniform
+from sim.distributions import Triangular
 from sim.drivers import (MIN_REPLICATIONS, candidate_drivers, driver_rows, driver_table, explained_share,
                          parameters_table)
 from sim.metrics import MetricCube, SeriesKey
@@ -156,3 +156,26 @@ def test_the_store_keeps_each_batch_draws_bit_for_bit(tmp_path):
     assert list(draws) == sorted(cube.draws)
     for name, v in cube.draws.items():
         assert draws[name].tobytes() == v.tobytes(), name
+
+
+# --- Showing them ---------------------------------------------------------------------------------
+
+def test_console_table_shows_each_metrics_first_driver_at_its_last_deadline():
+    import pandas as pd
+    from rich.console import Console
+
+    from sim.report import drivers_table
+
+    rows = [("rtt_within_18w_pct", "2026-03", 1, "capacity.x_pct", 0.001, 60.0, 61.0),
+            ("rtt_within_18w_pct", "2029-03", 1, "shocks.rtt_activity.2029-03", 0.001, 58.5, 66.25),
+            ("rtt_within_18w_pct", "2029-03", 2, "capacity.x_pct", 0.01, 60.0, 62.0),
+            ("cancer_62d_pct", "2029-03", 1, "capacity.y_pct", 0.4, 70.0, 71.0)]
+    frame = pd.DataFrame(rows, columns=["metric", "deadline", "rank", "driver", "p_value", "low_median",
+                                        "high_median"])
+    console = Console(width=200, record=True)
+    console.print(drivers_table(frame, "title"))
+    text = console.export_text()
+    assert "RTT activity shock, Mar 2029 (% off path)" in text and "58.5%" in text and "66.2%" in text
+    assert "2026-03" not in text and "capacity.x_pct" not in text  # an earlier deadline; a second driver
+    assert "none beyond chance" in text  # the 62-day standard's first driver has p = 0.4
+    assert drivers_table(frame.iloc[:0], "title") is None
