@@ -10,8 +10,11 @@ draw:
 - ``low_median`` / ``high_median``: the outcome's median over the fifth of
   replications that drew the lowest / highest values, and ``swing`` their
   difference (in the commitment's units: what a board reads off a tornado);
-- ``p_value``: how often noise alone gives a rho this large (a rank test;
-  with dozens of drivers, expect one in twenty to pass 5% by chance);
+- ``p_value``: how often noise alone gives a rho this large (a rank test),
+  and ``p_adjusted``, the same after Holm's correction for testing every
+  driver of the commitment (with dozens of drivers, one in twenty passes 5%
+  by chance on ``p_value``; ``p_adjusted`` below 5% keeps the chance that any
+  of a commitment's drivers is shown wrongly as real below 5%);
 - ``explained_pct``: the share of the outcome's rank variance that all the
   drivers together explain in a linear regression on ranks (adjusted R^2). The
   rest is the draws not logged (trusts' persistent capacity spread, month-to-month
@@ -34,9 +37,9 @@ from scipy import stats
 from sim.results import Cube, Target, resolve_target
 
 DRIVER_COLUMNS = ("metric", "deadline", "level", "area_code", "rank", "driver", "rank_correlation", "p_value",
-                  "low_median", "high_median", "swing", "explained_pct", "replications")
+                  "p_adjusted", "low_median", "high_median", "swing", "explained_pct", "replications")
 MIN_REPLICATIONS = 10  # fewer and a fifth of them is one or two replications
-SIGNIFICANCE = 0.05  # a driver whose p_value is at least this is shown as within chance
+SIGNIFICANCE = 0.05  # a driver whose p_adjusted is at least this is shown as within chance
 SHOCK_PREFIX = "shocks."
 
 
@@ -80,9 +83,22 @@ def driver_rows(outcome: np.ndarray, draws: Mapping[str, np.ndarray]) -> list[di
         ranked.append(x)
     rows.sort(key=lambda row: (-abs(float(row["rank_correlation"])), str(row["driver"])))
     explained = explained_share(outcome, ranked)
-    for rank, row in enumerate(rows, start=1):
-        row.update(rank=rank, explained_pct=explained)
+    adjusted = holm([float(row["p_value"]) for row in rows])
+    for rank, (row, p_adj) in enumerate(zip(rows, adjusted), start=1):
+        row.update(rank=rank, p_adjusted=p_adj, explained_pct=explained)
     return rows
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (same order as given)."""
+    order = np.argsort(p_values, kind="stable")
+    m = len(p_values)
+    out = np.empty(m)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p_values[i]))
+        out[i] = running
+    return out.tolist()
 
 
 def explained_share(outcome: np.ndarray, drivers: list[np.ndarray]) -> float:

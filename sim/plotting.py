@@ -487,7 +487,7 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
 
     Each bar runs from the commitment's median over the fifth of replications that drew an input's lowest
     values to that over the fifth that drew its highest; bars whose rank correlation chance alone would give
-    (p >= 5%) are grey.
+    (Holm-adjusted p >= 5% over the commitment's drivers) are grey.
     """
     out_dir = Path(out_dir)
     paths: list[Path] = []
@@ -505,7 +505,7 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
             ax = fig.add_axes((0.36, 0.2, 0.6, 0.62))
             y = np.arange(len(rows))
             median = float(target["p50"])
-            strong = (rows["p_value"] < SIGNIFICANCE).to_numpy()
+            strong = (rows["p_adjusted"] < SIGNIFICANCE).to_numpy()
             for lo_or_hi, solid in (("low_median", False), ("high_median", True)):
                 ends = rows[lo_or_hi].to_numpy()
                 colour = np.where(strong, NHS_BLUE if solid else "#7FAEDB", NHS_MID_GREY if solid else NHS_PALE_GREY)
@@ -519,7 +519,7 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
             ax.set_xlabel(f"{LABELS.get(metric, metric)} in {month}")
             handles = [Patch(color="#7FAEDB", label="lowest fifth of draws"),
                        Patch(color=NHS_BLUE, label="highest fifth of draws"),
-                       Patch(color=NHS_MID_GREY, label="within chance (p ≥ 5%)"),
+                       Patch(color=NHS_MID_GREY, label="within chance (adjusted p ≥ 5%)"),
                        Line2D([], [], color=NHS_DARK_GREY, label=f"median {_format_value(median / _scale(units), units)}"),
                        Line2D([], [], color=TARGET_COLOUR, linestyle="--",
                               label=target_label(float(target["threshold"]), str(target["direction"]), deadline,

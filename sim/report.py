@@ -104,7 +104,7 @@ def drivers_table(drivers: pd.DataFrame, title: str) -> Table | None:
     table.add_column("Highest fifth", justify="right")
     latest = at_last_deadline(drivers)
     for row in latest[latest["rank"] == 1].itertuples():
-        if row.p_value >= SIGNIFICANCE:
+        if row.p_adjusted >= SIGNIFICANCE:
             table.add_row(LABELS.get(row.metric, row.metric), row.deadline, "none beyond chance", "-", "-")
             continue
         table.add_row(LABELS.get(row.metric, row.metric), row.deadline, driver_label(row.driver),

@@ -9,7 +9,7 @@ import pytest
 
 from sim.cube_store import DRAWS_NAME, CubeLabels, CubeStore
 from sim.distributions import Triangular
-from sim.drivers import (MIN_REPLICATIONS, candidate_drivers, driver_rows, driver_table, explained_share,
+from sim.drivers import (MIN_REPLICATIONS, candidate_drivers, driver_rows, driver_table, explained_share, holm,
                          parameters_table)
 from sim.metrics import MetricCube, SeriesKey
 from sim.results import Target
@@ -72,6 +72,15 @@ def test_the_strongest_driver_ranks_first_with_its_swing_and_sign():
     assert weak["rank_correlation"] < 0 and weak["swing"] < 0
     assert rows[-1]["driver"] == "noise" and abs(rows[-1]["rank_correlation"]) < 0.2
     assert strong["explained_pct"] > 90
+
+
+def test_holm_adjusts_for_testing_every_driver_of_a_commitment():
+    # m = 4: sorted 0.01, 0.02, 0.03, 0.5 -> 0.04, max(0.04, 0.06), max(0.06, 0.06), min(1, 0.5)
+    assert holm([0.03, 0.01, 0.5, 0.02]) == pytest.approx([0.06, 0.04, 0.5, 0.06])
+    outcome, draws = _synthetic()
+    rows = driver_rows(outcome, draws)
+    assert all(r["p_adjusted"] >= r["p_value"] for r in rows)
+    assert rows[-1]["driver"] == "noise" and rows[-1]["p_adjusted"] > 0.05
 
 
 def test_noise_explains_nothing_and_too_few_replications_give_no_rows():
@@ -170,7 +179,7 @@ def test_console_table_shows_each_metrics_first_driver_at_its_last_deadline():
             ("rtt_within_18w_pct", "2029-03", 1, "shocks.rtt_activity.2029-03", 0.001, 58.5, 66.25),
             ("rtt_within_18w_pct", "2029-03", 2, "capacity.x_pct", 0.01, 60.0, 62.0),
             ("cancer_62d_pct", "2029-03", 1, "capacity.y_pct", 0.4, 70.0, 71.0)]
-    frame = pd.DataFrame(rows, columns=["metric", "deadline", "rank", "driver", "p_value", "low_median",
+    frame = pd.DataFrame(rows, columns=["metric", "deadline", "rank", "driver", "p_adjusted", "low_median",
                                         "high_median"])
     console = Console(width=200, record=True)
     console.print(drivers_table(frame, "title"))
