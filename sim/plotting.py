@@ -490,6 +490,7 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
     (Holm-adjusted p >= 5% over the commitment's drivers) are grey.
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for (metric, deadline), rows in at_last_deadline(drivers).groupby(["metric", "deadline"], sort=False):
         rows = rows.sort_values("rank").head(shown).iloc[::-1]  # strongest at the top

@@ -130,3 +130,25 @@ def test_target_labels_read_as_board_text():
     assert target_label(1, "<=", "2026-03", "pct") == "≤1% by Mar 2026"
     assert target_label(18, "<=", "2029-03", "weeks") == "≤18 weeks by Mar 2029"
     assert target_label(6.5e6, "<=", "2029-03", "millions") == "≤6.5m by Mar 2029"
+
+
+def test_driver_charts_one_per_metric_at_its_last_deadline_and_byte_identical(tmp_path):
+    from sim.plotting import driver_charts
+
+    rows = []
+    for deadline in ("2026-03", "2029-03"):
+        for rank, (driver, p_adj) in enumerate((("shocks.rtt_activity." + deadline, 0.001), ("capacity.x_pct", 0.3)),
+                                               start=1):
+            rows.append({"metric": "rtt_within_18w_pct", "deadline": deadline, "rank": rank, "driver": driver,
+                         "p_adjusted": p_adj, "low_median": 58.0 + rank, "high_median": 66.0 - rank,
+                         "explained_pct": 60.0})
+    rows.append({"metric": "cancer_62d_pct", "deadline": "2029-03", "rank": 1, "driver": "capacity.y_pct",
+                 "p_adjusted": 0.01, "low_median": 70.0, "high_median": 74.0, "explained_pct": float("nan")})
+    drivers = pd.DataFrame(rows)
+    targets = pd.DataFrame([{"metric": "rtt_within_18w_pct", "deadline": d, "level": "national", "threshold": t,
+                             "direction": ">=", "p50": 62.0} for d, t in (("2026-03", 65.0), ("2029-03", 92.0))])
+    first = driver_charts(drivers, targets, tmp_path / "a", PROVENANCE)
+    # cancer_62d_pct has no national target row here, so no chart; RTT only at its last deadline.
+    assert [p.name for p in first] == ["drivers_rtt_within_18w_pct_2029-03.png", "drivers_rtt_within_18w_pct_2029-03.svg"]
+    again = driver_charts(drivers, targets, tmp_path / "b", PROVENANCE)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
