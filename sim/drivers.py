@@ -152,7 +152,7 @@ def at_last_deadline(drivers: pd.DataFrame) -> pd.DataFrame:
 
 
 # Display names of the shock processes that sim.scenarios log (record_shocks).
-_SHOCK_NAMES = {
+SHOCK_NAMES = {
     "rtt_clock_starts": "RTT clock starts (demand)", "rtt_activity": "RTT activity",
     "rtt_case_mix": "RTT case mix (urgent weight)", "rtt_long_wait_drive": "RTT long-wait drive",
     "diagnostic_requests": "Diagnostic requests", "cancer_diagnosis": "Cancer diagnosis access",
@@ -166,4 +166,4 @@ def driver_label(name: str) -> str:
         return name
     _, process, month = name.split(".", 2)
     when = pd.Timestamp(month + "-01").strftime("%b %Y")
-    return f"{_SHOCK_NAMES.get(process, process)} shock, {when} (% off path)"
+    return f"{SHOCK_NAMES.get(process, process)} shock, {when} (% off path)"

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.drivers import SHOCK_NAMES
+
 pytestmark = pytest.mark.integration
 
 ARGS = ("--reps", "12", "--end", "2026-03", "--quiet")
@@ -44,6 +46,8 @@ def test_parameters_csv_holds_every_replication_draw(run_dir):
     assert params[WIDE].iloc[1:].between(-15, 25).all() and params[WIDE].iloc[1:].nunique() == 12
     assert params["capacity.redeployment.spare_redeployed_pct"].between(0, 100).all()
     assert "shocks.rtt_activity.2026-03" in params.columns
+    logged = {c.split(".")[1] for c in params.columns if c.startswith("shocks.")}
+    assert logged == set(SHOCK_NAMES)  # every process a run logs has a display name, and every name is logged
 
 
 def test_logged_draws_are_the_ones_the_model_used(run_dir):
