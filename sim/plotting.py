@@ -480,6 +480,7 @@ def standard_plots(
 # --------------------------------------------------------------------------- drivers (tornado)
 
 DRIVERS_SHOWN = 8
+LOW_DRAW_BLUE = "#7FAEDB"  # NHS blue at half strength: the lowest fifth, beside NHS_BLUE for the highest
 def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, provenance: str,
                   shown: int = DRIVERS_SHOWN) -> list[Path]:
     """A tornado chart per metric with a national commitment in drivers.csv, at its last deadline in the run
@@ -509,7 +510,7 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
             strong = (rows["p_adjusted"] < SIGNIFICANCE).to_numpy()
             for lo_or_hi, solid in (("low_median", False), ("high_median", True)):
                 ends = rows[lo_or_hi].to_numpy()
-                colour = np.where(strong, NHS_BLUE if solid else "#7FAEDB", NHS_MID_GREY if solid else NHS_PALE_GREY)
+                colour = np.where(strong, NHS_BLUE if solid else LOW_DRAW_BLUE, NHS_MID_GREY if solid else NHS_PALE_GREY)
                 ax.barh(y, ends - median, left=median, height=0.6, color=colour, edgecolor="white", linewidth=0.5)
             ax.axvline(median, color=NHS_DARK_GREY, linewidth=1.0)
             ax.axvline(float(target["threshold"]), color=TARGET_COLOUR, linewidth=1.4, linestyle="--")
@@ -518,7 +519,7 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
             ax.grid(axis="x", visible=True)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_value(v / _scale(units), units)))
             ax.set_xlabel(f"{LABELS.get(metric, metric)} in {month}")
-            handles = [Patch(color="#7FAEDB", label="lowest fifth of draws"),
+            handles = [Patch(color=LOW_DRAW_BLUE, label="lowest fifth of draws"),
                        Patch(color=NHS_BLUE, label="highest fifth of draws"),
                        Patch(color=NHS_MID_GREY, label="within chance (adjusted p ≥ 5%)"),
                        Line2D([], [], color=NHS_DARK_GREY, label=f"median {_format_value(median / _scale(units), units)}"),
