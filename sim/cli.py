@@ -142,6 +142,31 @@ def run(scenario_file, reps, seed, out_dir, jobs, resume_dir, batch_size, start,
             click.echo(f"results: {result}")
 
 
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="A scenario key and the values to run it at (repeatable: every combination is run).")
+@_run_options
+@click.option("--start", help="First simulated month YYYY-MM (overrides the file).")
+@click.option("--end", help="Last simulated month YYYY-MM (overrides the file).")
+@_output_options
+def sweep(scenario_file, varies, reps, seed, out_dir, jobs, start, end, overwrite, quiet) -> None:
+    """Run a scenario at every combination of a few settings (same seed) and chart each commitment against them."""
+    with _Guard():
+        from sim.config import load_scenario
+        from sim.sweep import Vary
+
+        overrides = {"replications": reps, "seed": seed, "start": start, "end": end}
+        parsed = [Vary.parse(text) for text in varies]
+        load_scenario(scenario_file, overrides)
+        from sim.sweep import execute_sweep
+
+        result = execute_sweep(scenario_file, parsed, overrides, out_dir=out_dir, jobs=jobs, overwrite=overwrite,
+                               quiet=quiet)
+        if not quiet:
+            click.echo(f"results: {result}")
+
 @main.command()
 @click.argument("des_file", type=click.Path(dir_okay=False, path_type=Path))
 @_run_options

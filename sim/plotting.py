@@ -535,3 +535,84 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
                       f"fifth  ·  {together}", provenance)
             paths += _save(fig, out_dir / f"drivers_{metric}_{deadline}", title)
     return paths
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def _axis_values(values: Sequence) -> tuple[np.ndarray, list[str]]:
+    """Positions and labels of a varied key's values: the numbers themselves, or 0..n-1 for words."""
+    labels = [f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v) for v in values]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return (np.asarray(values, dtype=np.float64) if numeric else np.arange(len(values), dtype=np.float64)), labels
+
+
+def sweep_charts(sweep: pd.DataFrame, keys: Sequence[str], out_dir: Path, provenance: str) -> list[Path]:
+    """A chart per metric with a national commitment, at its last deadline (``sweep_<metric>_<deadline>``).
+
+    One varied key: the median and 10-90% band against the key's values, the commitment's line, and the
+    chance of meeting it at each value. Two keys: a grid of the chance met, each cell with its median. More
+    keys: no charts (sweep.csv has every run).
+    """
+    if len(keys) not in (1, 2) or sweep.empty:
+        return []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last = sweep[sweep["deadline"] == sweep.groupby("metric", sort=False)["deadline"].transform("max")]
+    paths: list[Path] = []
+    for (metric, deadline), rows in last.groupby(["metric", "deadline"], sort=False):
+        units = infer_units(metric)
+        scale = _scale(units)
+        month = pd.Timestamp(deadline + "-01").strftime("%b %Y")
+        first = rows.iloc[0]
+        goal = target_label(float(first["threshold"]), str(first["direction"]), deadline, units)
+        title = f"{LABELS.get(metric, metric)} in {month}, by {' and '.join(k.rsplit('.', 1)[-1] for k in keys)}"
+        with matplotlib.rc_context(_RC):
+            fig = Figure(figsize=FIG_SIZE_IN)
+            ax = fig.add_axes((0.08, 0.2, 0.88, 0.62))
+            if len(keys) == 1:
+                rows = rows.drop_duplicates(keys[0])
+                x, labels = _axis_values(list(rows[keys[0]]))
+                order = np.argsort(x, kind="stable")
+                x, labels, rows = x[order], [labels[i] for i in order], rows.iloc[order]
+                ax.fill_between(x, rows["p10"] / scale, rows["p90"] / scale, color=NHS_BLUE, alpha=0.2, linewidth=0)
+                ax.plot(x, rows["p50"] / scale, color=NHS_BLUE, marker="o", linewidth=2)
+                ax.axhline(float(first["threshold"]) / scale, color=TARGET_COLOUR, linestyle="--", linewidth=1.4)
+                for xi, p50, prob in zip(x, rows["p50"], rows["probability_met"]):
+                    ax.annotate(f"chance met {_format_probability(float(prob))}", (xi, p50 / scale),
+                                textcoords="offset points", xytext=(0, 9), ha="center", fontsize=7.5,
+                                color=NHS_DARK_GREY)
+                ax.set_xticks(x, labels)
+                ax.set_xlabel(keys[0])
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_value(v, units)))
+                ax.grid(axis="x", visible=False)
+                handles = [Line2D([], [], color=NHS_BLUE, marker="o", linewidth=2, label="median"),
+                           Patch(color=NHS_BLUE, alpha=0.2, label="10–90% range"),
+                           Line2D([], [], color=TARGET_COLOUR, linestyle="--", label=goal)]
+                subtitle = "England  ·  each point a run of the scenario with the same seed (common random numbers)"
+            else:
+                xs, ys = list(dict.fromkeys(rows[keys[1]])), list(dict.fromkeys(rows[keys[0]]))
+                grid = np.full((len(ys), len(xs)), np.nan)
+                text = [["" for _ in xs] for _ in ys]
+                for r in rows.to_dict("records"):  # keys are dotted names, so not attributes of itertuples
+                    i, j = ys.index(r[keys[0]]), xs.index(r[keys[1]])
+                    grid[i, j] = r["probability_met"]
+                    text[i][j] = (f"{_format_value(r['p50'] / scale, units)}\n"
+                                  f"{_format_probability(r['probability_met'])}")
+                ax.imshow(grid, cmap="Blues", vmin=0, vmax=1, aspect="auto", origin="lower")
+                for i in range(len(ys)):
+                    for j in range(len(xs)):
+                        dark = np.isfinite(grid[i, j]) and grid[i, j] > 0.6
+                        ax.text(j, i, text[i][j], ha="center", va="center", fontsize=8,
+                                color="white" if dark else NHS_DARK_GREY)
+                ax.set_xticks(np.arange(len(xs)), _axis_values(xs)[1])
+                ax.set_yticks(np.arange(len(ys)), _axis_values(ys)[1])
+                ax.set_xlabel(keys[1])
+                ax.set_ylabel(keys[0])
+                ax.grid(False)
+                handles = []
+                subtitle = (f"England  ·  each cell: median and chance of {goal} (shade: chance met)  ·  same seed in "
+                            "every run (common random numbers)")
+            _decorate(fig, handles, title, subtitle, provenance)
+            paths += _save(fig, out_dir / f"sweep_{metric}_{deadline}", title)
+    return paths

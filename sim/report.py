@@ -58,10 +58,11 @@ LABELS = {
 
 def _label(metric: str, direction: str, threshold: float) -> str:
     sign = ">=" if direction == ">=" else "<="
-    return f"{LABELS.get(metric, metric)} {sign} {_fmt(metric, threshold)}"
+    return f"{LABELS.get(metric, metric)} {sign} {format_metric(metric, threshold)}"
 
 
-def _fmt(metric: str, value: float) -> str:
+def format_metric(metric: str, value: float) -> str:
+    """A metric value as the console shows it: a percentage to one decimal, a count with thousands separators."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if metric.endswith("_pct"):
@@ -78,8 +79,8 @@ def commitments_table(targets: pd.DataFrame, title: str) -> Table:
     for row in national.itertuples():
         label = _label(row.metric, row.direction, row.threshold)
         prob = "-" if math.isnan(row.probability_met) else f"{100 * row.probability_met:.0f}%"
-        table.add_row(label, row.deadline, _fmt(row.metric, row.point), _fmt(row.metric, row.p50),
-                      f"{_fmt(row.metric, row.p10)} - {_fmt(row.metric, row.p90)}", prob)
+        table.add_row(label, row.deadline, format_metric(row.metric, row.point), format_metric(row.metric, row.p50),
+                      f"{format_metric(row.metric, row.p10)} - {format_metric(row.metric, row.p90)}", prob)
     trusts = targets[targets["level"] == "trust"]
     for (metric, deadline, direction), grp in trusts.groupby(["metric", "deadline", "direction"], sort=True):
         floor = grp["threshold"].min() if direction == ">=" else grp["threshold"].max()
@@ -108,5 +109,5 @@ def drivers_table(drivers: pd.DataFrame, title: str) -> Table | None:
             table.add_row(LABELS.get(row.metric, row.metric), row.deadline, "none beyond chance", "-", "-")
             continue
         table.add_row(LABELS.get(row.metric, row.metric), row.deadline, driver_label(row.driver),
-                      _fmt(row.metric, row.low_median), _fmt(row.metric, row.high_median))
+                      format_metric(row.metric, row.low_median), format_metric(row.metric, row.high_median))
     return table

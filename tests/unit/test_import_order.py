@@ -21,7 +21,7 @@ TIERS = [
     ("sim.calibration", 6), ("sim.diagnostics_calibration", 6), ("sim.cancer_variation", 6), ("sim.service_plan", 6), ("sim.finance_plan", 6), ("sim.runner", 6), ("sim.dask_executor", 6),
     ("sim.results", 7), ("sim.run_folder", 7), ("sim.cube_store", 7),
     ("sim.compare", 8), ("sim.compare_report", 8), ("sim.plotting", 8), ("sim.report", 8), ("sim.drivers", 8), ("sim.backtest", 8), ("sim.data_check", 8),
-    ("sim.pipeline", 9), ("sim.backtest_run", 9), ("sim.bench", 9), ("sim.bench_tools", 9),
+    ("sim.pipeline", 9), ("sim.backtest_run", 9), ("sim.sweep", 9), ("sim.bench", 9), ("sim.bench_tools", 9),
     ("sim.cli", 10),
 ]
 
