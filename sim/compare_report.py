@@ -94,9 +94,15 @@ def plot_differences(frame: pd.DataFrame, a: RunInfo, b: RunInfo, out_dir: Path,
 
 
 def default_out_dir(run_a: Path, run_b: Path) -> Path:
-    """``compare_<folder of RUN_A>_vs_<folder of RUN_B>`` beside RUN_B."""
+    """``compare_<folder of RUN_A>_vs_<folder of RUN_B>`` beside RUN_B; for runs inside a finished folder (a
+    sweep's ``runs/``, whose manifest lists every file), beside that folder, named after it too, so the
+    comparison does not break its verification."""
     b = Path(run_b).resolve()
-    return b.parent / f"{OUT_PREFIX}{Path(run_a).resolve().name}_vs_{b.name}"
+    name = f"{Path(run_a).resolve().name}_vs_{b.name}"
+    holder = b.parent.parent
+    if (holder / MANIFEST_NAME).is_file():
+        return holder.parent / f"{OUT_PREFIX}{holder.name}_{name}"
+    return b.parent / f"{OUT_PREFIX}{name}"
 
 
 def _claim_out_dir(out_dir: Path) -> set[str]:

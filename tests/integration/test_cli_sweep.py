@@ -47,6 +47,13 @@ def test_sweep_csv_gathers_each_runs_national_commitments(sweep_dir):
     assert (sweep_dir / "plots" / "sweep_rtt_within_18w_pct_2026-03.png").is_file()
 
 
+def test_two_runs_of_a_sweep_compare_without_breaking_its_verification(sim_cli, sweep_dir):
+    result = sim_cli("compare", sweep_dir / "runs" / "run001", sweep_dir / "runs" / "run002", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert (sweep_dir.parent / "compare_sweep_run001_vs_run002" / "compare.csv").is_file()
+    assert sim_cli("verify", sweep_dir).returncode == 0
+
+
 @pytest.mark.parametrize("vary, message", [
     ("capacity.admited_growth_pct_per_year=1,2", "Did you mean 'admitted_growth_pct_per_year'?"),
     ("capacity.redeployment.within=icb,county", "county"),

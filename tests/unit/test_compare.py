@@ -29,7 +29,7 @@ from sim.compare import (
 from sim.compare_report import default_out_dir, execute_compare, headline_rows
 from sim.errors import InputError
 from sim.metrics import MetricCube
-from sim.results import RunWriter, sha256_file, summarise, trajectories_table
+from sim.results import MANIFEST_NAME, RunWriter, sha256_file, summarise, trajectories_table
 
 KEPT = ("national", "region", "icb")
 
@@ -208,6 +208,15 @@ def test_refuses_runs_sharing_no_metric_and_unknown_choices(tmp_path):
 
 
 # --- the output folder -------------------------------------------------------------------
+
+
+def test_runs_inside_a_finished_folder_are_compared_beside_that_folder(tmp_path):
+    sweep = tmp_path / "sweep"
+    (sweep / "runs" / "run001").mkdir(parents=True)
+    (sweep / "runs" / "run002").mkdir()
+    (sweep / MANIFEST_NAME).write_text("{}", encoding="utf-8")  # a sweep's manifest lists every file under it
+    a, b = sweep / "runs" / "run001", sweep / "runs" / "run002"
+    assert default_out_dir(a, b) == tmp_path / "compare_sweep_run001_vs_run002"
 
 
 def test_writes_csv_charts_and_manifest_beside_run_b(pair):
