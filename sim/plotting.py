@@ -566,7 +566,7 @@ def sweep_charts(sweep: pd.DataFrame, keys: Sequence[str], out_dir: Path, proven
         month = pd.Timestamp(deadline + "-01").strftime("%b %Y")
         first = rows.iloc[0]
         goal = target_label(float(first["threshold"]), str(first["direction"]), deadline, units)
-        title = f"{LABELS.get(metric, metric)} in {month}, by {' and '.join(k.rsplit('.', 1)[-1] for k in keys)}"
+        title = f"{LABELS.get(metric, metric)} in {month}: what each setting gives"
         with matplotlib.rc_context(_RC):
             fig = Figure(figsize=FIG_SIZE_IN)
             ax = fig.add_axes((0.08, 0.2, 0.88, 0.62))
@@ -589,30 +589,39 @@ def sweep_charts(sweep: pd.DataFrame, keys: Sequence[str], out_dir: Path, proven
                 handles = [Line2D([], [], color=NHS_BLUE, marker="o", linewidth=2, label="median"),
                            Patch(color=NHS_BLUE, alpha=0.2, label="10–90% range"),
                            Line2D([], [], color=TARGET_COLOUR, linestyle="--", label=goal)]
-                subtitle = "England  ·  each point a run of the scenario with the same seed (common random numbers)"
+                subtitle = (f"England  ·  by {keys[0]}  ·  each point a run of the scenario with the same seed "
+                            "(common random numbers)")
             else:
                 xs, ys = list(dict.fromkeys(rows[keys[1]])), list(dict.fromkeys(rows[keys[0]]))
                 grid = np.full((len(ys), len(xs)), np.nan)
                 text = [["" for _ in xs] for _ in ys]
                 for r in rows.to_dict("records"):  # keys are dotted names, so not attributes of itertuples
                     i, j = ys.index(r[keys[0]]), xs.index(r[keys[1]])
-                    grid[i, j] = r["probability_met"]
+                    grid[i, j] = r["p50"] / scale
                     text[i][j] = (f"{_format_value(r['p50'] / scale, units)}\n"
-                                  f"{_format_probability(r['probability_met'])}")
-                ax.imshow(grid, cmap="Blues", vmin=0, vmax=1, aspect="auto", origin="lower")
+                                  f"chance met {_format_probability(r['probability_met'])}")
+                # Shaded by the median, darker the better: chance met is often 0% in every cell.
+                cmap = "Blues" if first["direction"] == ">=" else "Blues_r"
+                lo, hi = np.nanmin(grid), np.nanmax(grid)
+                image = ax.imshow(grid, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1, aspect="auto",
+                                  origin="lower")
+                shade = (grid - lo) / (hi - lo) if hi > lo else np.zeros_like(grid)
                 for i in range(len(ys)):
                     for j in range(len(xs)):
-                        dark = np.isfinite(grid[i, j]) and grid[i, j] > 0.6
+                        strength = shade[i, j] if first["direction"] == ">=" else 1 - shade[i, j]
                         ax.text(j, i, text[i][j], ha="center", va="center", fontsize=8,
-                                color="white" if dark else NHS_DARK_GREY)
+                                color="white" if np.isfinite(strength) and strength > 0.6 else NHS_DARK_GREY)
+                bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+                bar.set_label("median")
+                bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_value(v, units)))
                 ax.set_xticks(np.arange(len(xs)), _axis_values(xs)[1])
                 ax.set_yticks(np.arange(len(ys)), _axis_values(ys)[1])
                 ax.set_xlabel(keys[1])
                 ax.set_ylabel(keys[0])
                 ax.grid(False)
                 handles = []
-                subtitle = (f"England  ·  each cell: median and chance of {goal} (shade: chance met)  ·  same seed in "
-                            "every run (common random numbers)")
+                subtitle = (f"England  ·  each cell: the median and the chance of {goal}  ·  same seed in every run "
+                            "(common random numbers)")
             _decorate(fig, handles, title, subtitle, provenance)
             paths += _save(fig, out_dir / f"sweep_{metric}_{deadline}", title)
     return paths
