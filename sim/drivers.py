@@ -146,9 +146,10 @@ def driver_table(cube: Cube, targets: Iterable[Target]) -> pd.DataFrame:
     return frame.astype({"rank": "int64", "replications": "int64"})
 
 
-def at_last_deadline(drivers: pd.DataFrame) -> pd.DataFrame:
-    """drivers.csv rows of each metric's last deadline in the run (what the charts and the console show)."""
-    return drivers[drivers["deadline"] == drivers.groupby("metric", sort=False)["deadline"].transform("max")]
+def at_last_deadline(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows (of drivers.csv, sweep.csv: any with ``metric`` and ``deadline``) of each metric's last deadline in
+    the run: what the charts and the console tables show."""
+    return rows[rows["deadline"] == rows.groupby("metric", sort=False)["deadline"].transform("max")]
 
 
 # Display names of the shock processes that sim.scenarios log (record_shocks).

@@ -558,9 +558,8 @@ def sweep_charts(sweep: pd.DataFrame, keys: Sequence[str], out_dir: Path, proven
         return []
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    last = sweep[sweep["deadline"] == sweep.groupby("metric", sort=False)["deadline"].transform("max")]
     paths: list[Path] = []
-    for (metric, deadline), rows in last.groupby(["metric", "deadline"], sort=False):
+    for (metric, deadline), rows in at_last_deadline(sweep).groupby(["metric", "deadline"], sort=False):
         units = infer_units(metric)
         scale = _scale(units)
         month = pd.Timestamp(deadline + "-01").strftime("%b %Y")

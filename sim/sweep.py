@@ -29,6 +29,7 @@ from ruamel.yaml import YAML, YAMLError
 
 import sim
 from sim.config import load_scenario
+from sim.drivers import at_last_deadline
 from sim.errors import InputError
 from sim.pipeline import execute_run, git_commit, platform_info, run_id_for
 from sim.plotting import provenance_text, sweep_charts
@@ -177,7 +178,7 @@ def execute_sweep(scenario_file: Path, varies: Sequence[Vary], overrides: dict, 
 
 def sweep_table(sweep: pd.DataFrame, keys: Sequence[str], title: str) -> Table:
     """A console table: one row per run, one column per metric at its last deadline: median (chance met)."""
-    last = sweep[sweep["deadline"] == sweep.groupby("metric", sort=False)["deadline"].transform("max")]
+    last = at_last_deadline(sweep)
     table = Table(title=title, title_justify="left")
     for key in keys:
         table.add_column(key.rsplit(".", 1)[-1], overflow="fold")
