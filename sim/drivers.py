@@ -10,6 +10,8 @@ draw:
 - ``low_median`` / ``high_median``: the outcome's median over the fifth of
   replications that drew the lowest / highest values, and ``swing`` their
   difference (in the commitment's units: what a board reads off a tornado);
+  ``low_draw`` / ``high_draw``: the input's own median in those two fifths
+  (what "low" and "high" mean for it, in its units);
 - ``p_value``: how often noise alone gives a rho this large (a rank test),
   and ``p_adjusted``, the same after Holm's correction for testing every
   driver of the commitment (with dozens of drivers, one in twenty passes 5%
@@ -37,7 +39,8 @@ from scipy import stats
 from sim.results import Cube, Target, resolve_target
 
 DRIVER_COLUMNS = ("metric", "deadline", "level", "area_code", "rank", "driver", "rank_correlation", "p_value",
-                  "p_adjusted", "low_median", "high_median", "swing", "explained_pct", "replications")
+                  "p_adjusted", "low_draw", "high_draw", "low_median", "high_median", "swing", "explained_pct",
+                  "replications")
 MIN_REPLICATIONS = 10  # fewer and a fifth of them is one or two replications
 SIGNIFICANCE = 0.05  # a driver whose p_adjusted is at least this is shown as within chance
 SHOCK_PREFIX = "shocks."
@@ -75,11 +78,14 @@ def driver_rows(outcome: np.ndarray, draws: Mapping[str, np.ndarray]) -> list[di
         if n < MIN_REPLICATIONS or np.ptp(x[ok]) == 0 or np.ptp(outcome[ok]) == 0:
             continue
         rho, p = stats.spearmanr(x[ok], outcome[ok])
-        by_draw = outcome[ok][np.argsort(x[ok], kind="stable")]
+        order = np.argsort(x[ok], kind="stable")
+        by_draw, draws_sorted = outcome[ok][order], x[ok][order]
         k = max(1, n // 5)
         low, high = float(np.median(by_draw[:k])), float(np.median(by_draw[-k:]))
-        rows.append({"driver": name, "rank_correlation": float(rho), "p_value": float(p), "low_median": low,
-                     "high_median": high, "swing": high - low, "replications": n})
+        rows.append({"driver": name, "rank_correlation": float(rho), "p_value": float(p),
+                     "low_draw": float(np.median(draws_sorted[:k])),
+                     "high_draw": float(np.median(draws_sorted[-k:])),
+                     "low_median": low, "high_median": high, "swing": high - low, "replications": n})
         ranked.append(x)
     rows.sort(key=lambda row: (-abs(float(row["rank_correlation"])), str(row["driver"])))
     explained = explained_share(outcome, ranked)
@@ -168,3 +174,8 @@ def driver_label(name: str) -> str:
     _, process, month = name.split(".", 2)
     when = pd.Timestamp(month + "-01").strftime("%b %Y")
     return f"{SHOCK_NAMES.get(process, process)} shock, {when} (% off path)"
+
+
+def draw_range(low: float, high: float) -> str:
+    """The input's median in its lowest and highest fifth, as a chart or table shows it: ``(-0.41 to 0.42)``."""
+    return f"({low:.3g} to {high:.3g})"

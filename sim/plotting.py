@@ -29,7 +29,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from sim import __version__
-from sim.drivers import SIGNIFICANCE, at_last_deadline, driver_label
+from sim.drivers import SIGNIFICANCE, at_last_deadline, draw_range, driver_label
 from sim.report import LABELS
 from sim.results import Target, atomic_write_bytes
 
@@ -514,7 +514,8 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
                 ax.barh(y, ends - median, left=median, height=0.6, color=colour, edgecolor="white", linewidth=0.5)
             ax.axvline(median, color=NHS_DARK_GREY, linewidth=1.0)
             ax.axvline(float(target["threshold"]), color=TARGET_COLOUR, linewidth=1.4, linestyle="--")
-            ax.set_yticks(y, [driver_label(d) for d in rows["driver"]], fontsize=8)
+            ax.set_yticks(y, [f"{driver_label(r.driver)}\n{draw_range(r.low_draw, r.high_draw)}"
+                              for r in rows.itertuples()], fontsize=8)
             ax.grid(axis="y", visible=False)
             ax.grid(axis="x", visible=True)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_value(v / _scale(units), units)))

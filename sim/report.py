@@ -8,7 +8,7 @@ import pandas as pd
 from rich.table import Table
 
 from sim import reference
-from sim.drivers import SIGNIFICANCE, at_last_deadline, driver_label
+from sim.drivers import SIGNIFICANCE, at_last_deadline, draw_range, driver_label
 from sim.metrics import MetricCube
 from sim.results import Target
 
@@ -106,8 +106,10 @@ def drivers_table(drivers: pd.DataFrame, title: str) -> Table | None:
     latest = at_last_deadline(drivers)
     for row in latest[latest["rank"] == 1].itertuples():
         if row.p_adjusted >= SIGNIFICANCE:
-            table.add_row(LABELS.get(row.metric, row.metric), row.deadline, "none beyond chance", "-", "-")
+            table.add_row(LABELS.get(row.metric, row.metric), row.deadline,
+                          "none beyond chance (more replications may show one)", "-", "-")
             continue
-        table.add_row(LABELS.get(row.metric, row.metric), row.deadline, driver_label(row.driver),
+        table.add_row(LABELS.get(row.metric, row.metric), row.deadline,
+                      f"{driver_label(row.driver)} {draw_range(row.low_draw, row.high_draw)}",
                       format_metric(row.metric, row.low_median), format_metric(row.metric, row.high_median))
     return table

@@ -72,6 +72,8 @@ def test_the_strongest_driver_ranks_first_with_its_swing_and_sign():
     assert weak["rank_correlation"] < 0 and weak["swing"] < 0
     assert rows[-1]["driver"] == "noise" and abs(rows[-1]["rank_correlation"]) < 0.2
     assert strong["explained_pct"] > 90
+    # What "low" and "high" mean for the input itself: medians of its own lowest and highest fifths of U(0, 1).
+    assert strong["low_draw"] == pytest.approx(0.1, abs=0.05) and strong["high_draw"] == pytest.approx(0.9, abs=0.05)
 
 
 def test_holm_adjusts_for_testing_every_driver_of_a_commitment():
@@ -180,11 +182,11 @@ def test_console_table_shows_each_metrics_first_driver_at_its_last_deadline():
             ("rtt_within_18w_pct", "2029-03", 2, "capacity.x_pct", 0.01, 60.0, 62.0),
             ("cancer_62d_pct", "2029-03", 1, "capacity.y_pct", 0.4, 70.0, 71.0)]
     frame = pd.DataFrame(rows, columns=["metric", "deadline", "rank", "driver", "p_adjusted", "low_median",
-                                        "high_median"])
+                                        "high_median"]).assign(low_draw=-4.25, high_draw=5.5)
     console = Console(width=200, record=True)
     console.print(drivers_table(frame, "title"))
     text = console.export_text()
-    assert "RTT activity shock, Mar 2029 (% off path)" in text and "58.5%" in text and "66.2%" in text
+    assert "RTT activity shock, Mar 2029 (% off path) (-4.25 to 5.5)" in text and "58.5%" in text and "66.2%" in text
     assert "2026-03" not in text and "capacity.x_pct" not in text  # an earlier deadline; a second driver
     assert "none beyond chance" in text  # the 62-day standard's first driver has p = 0.4
     assert drivers_table(frame.iloc[:0], "title") is None

@@ -141,9 +141,10 @@ def test_driver_charts_one_per_metric_at_its_last_deadline_and_byte_identical(tm
                                                start=1):
             rows.append({"metric": "rtt_within_18w_pct", "deadline": deadline, "rank": rank, "driver": driver,
                          "p_adjusted": p_adj, "low_median": 58.0 + rank, "high_median": 66.0 - rank,
-                         "explained_pct": 60.0})
+                         "low_draw": -1.0, "high_draw": 1.0, "explained_pct": 60.0})
     rows.append({"metric": "cancer_62d_pct", "deadline": "2029-03", "rank": 1, "driver": "capacity.y_pct",
-                 "p_adjusted": 0.01, "low_median": 70.0, "high_median": 74.0, "explained_pct": float("nan")})
+                 "p_adjusted": 0.01, "low_median": 70.0, "high_median": 74.0, "low_draw": 0.0, "high_draw": 2.0,
+                 "explained_pct": float("nan")})
     drivers = pd.DataFrame(rows)
     targets = pd.DataFrame([{"metric": "rtt_within_18w_pct", "deadline": d, "level": "national", "threshold": t,
                              "direction": ">=", "p50": 62.0} for d, t in (("2026-03", 65.0), ("2029-03", 92.0))])
