@@ -510,7 +510,8 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
             strong = (rows["p_adjusted"] < SIGNIFICANCE).to_numpy()
             for lo_or_hi, solid in (("low_median", False), ("high_median", True)):
                 ends = rows[lo_or_hi].to_numpy()
-                colour = np.where(strong, NHS_BLUE if solid else LOW_DRAW_BLUE, NHS_MID_GREY if solid else NHS_PALE_GREY)
+                colour = np.where(strong, NHS_BLUE if solid else LOW_DRAW_BLUE,
+                                  NHS_MID_GREY if solid else NHS_PALE_GREY)
                 ax.barh(y, ends - median, left=median, height=0.6, color=colour, edgecolor="white", linewidth=0.5)
             ax.axvline(median, color=NHS_DARK_GREY, linewidth=1.0)
             ax.axvline(float(target["threshold"]), color=TARGET_COLOUR, linewidth=1.4, linestyle="--")
@@ -523,7 +524,8 @@ def driver_charts(drivers: pd.DataFrame, targets: pd.DataFrame, out_dir: Path, p
             handles = [Patch(color=LOW_DRAW_BLUE, label="lowest fifth of draws"),
                        Patch(color=NHS_BLUE, label="highest fifth of draws"),
                        Patch(color=NHS_MID_GREY, label="within chance (adjusted p ≥ 5%)"),
-                       Line2D([], [], color=NHS_DARK_GREY, label=f"median {_format_value(median / _scale(units), units)}"),
+                       Line2D([], [], color=NHS_DARK_GREY,
+                              label=f"median {_format_value(median / _scale(units), units)}"),
                        Line2D([], [], color=TARGET_COLOUR, linestyle="--",
                               label=target_label(float(target["threshold"]), str(target["direction"]), deadline,
                                                  units))]

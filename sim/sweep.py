@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,17 +131,22 @@ def execute_sweep(scenario_file: Path, varies: Sequence[Vary], overrides: dict, 
     sweep_dir = out_dir or Path("outputs") / base.name / f"sweep-{sweep_id}"
     console = Console(stderr=True, quiet=quiet)
     t0 = time.perf_counter()
-    with RunWriter(sweep_dir, overwrite=overwrite) as writer:
-        names = [f"run{i + 1:03d}" for i in range(len(settings))]
-        files = []
-        for name, values in zip(names, settings):
-            path = writer.path_for(f"runs/{name}.yaml")
-            writer.write_text(f"runs/{name}.yaml", run_scenario_text(scenario_file, f"{base.name}-{name}", values))
+    names = [f"run{i + 1:03d}" for i in range(len(settings))]
+    texts = [run_scenario_text(scenario_file, f"{base.name}-{name}", values) for name, values in zip(names, settings)]
+    # Checked in a scratch folder first: a bad --vary must leave no sweep folder, not even an unfinished one.
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, text in zip(names, texts):
+            path = Path(scratch) / f"{name}.yaml"
+            path.write_text(text, encoding="utf-8")
             try:
                 load_scenario(path, overrides)
             except InputError as err:
                 raise _blame_vary(err, path) from None
-            files.append(path)
+    with RunWriter(sweep_dir, overwrite=overwrite) as writer:
+        files = []
+        for name, text in zip(names, texts):
+            writer.write_text(f"runs/{name}.yaml", text)
+            files.append(writer.path_for(f"runs/{name}.yaml"))
         tables = []
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                    TimeElapsedColumn(), TimeRemainingColumn())
@@ -163,16 +169,18 @@ def execute_sweep(scenario_file: Path, varies: Sequence[Vary], overrides: dict, 
         provenance = provenance_text(f"{base.name} sweep", sweep_dir.name, base.replications, now.strftime("%Y-%m-%d"))
         sweep_charts(sweep, keys, writer.path_for("plots/sweep.png").parent, provenance)
         manifest = {
-            "kind": "sweep", "sim_version": sim.__version__, "scenario": base.name, "scenario_file": str(scenario_file), "seed": base.seed,
-            "replications": base.replications, "varied": {v.key: list(v.values) for v in varies},
+            "kind": "sweep", "sim_version": sim.__version__, "scenario": base.name,
+            "scenario_file": str(scenario_file), "seed": base.seed, "replications": base.replications,
+            "varied": {v.key: list(v.values) for v in varies},
             "runs": [{"run": name, **values} for name, values in zip(names, settings)],
             "git_commit": git_commit(), "created_utc": now.isoformat(timespec="seconds"),
             "timings": {"sweep_seconds": round(time.perf_counter() - t0, 3)}, "platform": platform_info(),
         }
         final = writer.finish(manifest)
     if not quiet:
-        console.print(sweep_table(sweep, keys, f"{base.name}: sweep ({base.replications} replications a run, seed "
-                                                f"{base.seed}); median (chance met) at each commitment's last deadline"))
+        title = (f"{base.name}: sweep ({base.replications} replications a run, seed {base.seed}); median (chance met) "
+                 "at each commitment's last deadline")
+        console.print(sweep_table(sweep, keys, title))
     return final
 
 

@@ -65,4 +65,4 @@ def test_a_bad_vary_exits_2_naming_the_option_and_runs_nothing(sim_cli, baseline
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: command line") and "--vary" in result.stderr and message in result.stderr
     assert "Traceback" not in result.stderr
-    assert not out.exists()
+    assert not out.exists() and not out.with_name("sweep.incomplete").exists()
