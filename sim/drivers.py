@@ -169,7 +169,7 @@ SHOCK_NAMES = {
 
 def driver_label(name: str) -> str:
     """A driver's label: the scenario key for a parameter; for a shock, its process and month."""
-    if not name.startswith("shocks."):
+    if not name.startswith(SHOCK_PREFIX):
         return name
     _, process, month = name.split(".", 2)
     when = pd.Timestamp(month + "-01").strftime("%b %Y")
