@@ -35,11 +35,12 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from sim.calendar import add_months, month_range, parse_month, working_days_in_month
-from sim.config import CalibrationParams, FittedTrend, PriorityProfile
-from sim.engine.inputs import MonthlyInputs
+from sim.config import CalibrationParams, FittedTrend, PriorityProfile, PriorityRegime
+from sim.engine.inputs import AbundantPriority, MonthlyInputs
 from sim.metrics import Geography, MetricCube
 from sim.model import NHSModel, previous_month
-from sim.scenarios.flows import N_ENGINE_BINS, hazard_by_month, other_removals_profile
+from sim.scenarios.flows import (N_ENGINE_BINS, hazard_by_month, other_removals_profile, stops_per_week,
+                                 stops_season)
 from sim.start_state import reconstruct_waiting_times
 
 # Pandemic months left out of seasonal factors (activity collapsed, then recovered).
@@ -161,12 +162,25 @@ def single_row_geography() -> Geography:
 
 def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, admitted_share: float,
            thresholds: list[tuple[float, ...]] | None = None, case_mix_shock: np.ndarray | None = None,
-           long_wait_shock: np.ndarray | None = None) -> MetricCube:
-    """Run the model through observed months with the observed flows (one national row)."""
+           long_wait_shock: np.ndarray | None = None, abundant: PriorityRegime | None = None,
+           season: np.ndarray | None = None) -> MetricCube:
+    """Run the model through observed months with the observed flows (one national row).
+
+    With ``abundant`` (and ``season``, the clock stops' seasonal factor in each month) the model weighs
+    ``priority`` against it by the list in weeks of the observed clock stops, as a run does.
+    """
     months = month_range(first, last)
     flows = derived_flows(obs, months, admitted_share)
     stock, _ = national_start_stock(obs, previous_month(first), admitted_share)
     one = lambda col: (flows[col] / flows.wd).to_numpy()[None, :]  # noqa: E731
+    thresholds = thresholds or [()] * len(months)
+    regime = None
+    if abundant is not None:
+        stops = ((flows.admitted + flows.nonadmitted) / flows.wd).to_numpy()
+        regime = AbundantPriority(
+            hazard=hazard_by_month(abundant.priority, thresholds, case_mix_shock, long_wait_shock)[None],
+            stops_per_week=stops_per_week(stops, season)[None],
+            weeks_abundant=abundant.weeks_abundant, weeks_shortage=abundant.weeks_shortage)
     inputs = MonthlyInputs(
         months=months,
         clock_starts_per_wd=one("starts"),
@@ -178,8 +192,9 @@ def replay(obs: pd.DataFrame, first: str, last: str, priority: PriorityProfile, 
         validation_min_bin=0,
         row_demand_share=np.ones(1),
         row_capacity_share=np.ones((1, 1)),
-        hazard=hazard_by_month(priority, thresholds or [()] * len(months), case_mix_shock, long_wait_shock)[None],
+        hazard=hazard_by_month(priority, thresholds, case_mix_shock, long_wait_shock)[None],
         other_profile=other_removals_profile(priority),
+        abundant=regime,
     )
     model = NHSModel(single_row_geography(), stock[None, None].astype(np.float32), inputs,
                      np.zeros(1, dtype=np.int64), np.random.default_rng(0))
@@ -215,8 +230,9 @@ def fit_errors(cube: MetricCube, obs: pd.DataFrame) -> dict[str, float]:
     for metric, (kind, _) in FIT_SCALES.items():
         sim = national_series(cube, metric).iloc[1:]
         o = obs.loc[sim.index, OBSERVED_COLUMN[metric]]
-        err = np.log(sim / o) if kind == "log" else sim - o
-        out[metric] = float(np.sqrt(np.nanmean(np.asarray(err, dtype=float) ** 2)))
+        err = np.asarray(np.log(sim / o) if kind == "log" else sim - o, dtype=float)
+        err = err[~np.isnan(err)]  # months (or whole windows) the series does not publish
+        out[metric] = float(np.sqrt(np.mean(err ** 2))) if err.size else math.nan
     sim = national_series(cube, "rtt_waiting_list").iloc[1:]
     out["rtt_waiting_list_pct"] = float(100 * np.sqrt(np.mean((sim / obs.loc[sim.index, "waiting_list"] - 1) ** 2)))
     return out
@@ -268,16 +284,69 @@ def long_wait_thresholds(targets: pd.DataFrame, months) -> list[tuple[float, ...
 
 
 def fit_priority(obs: pd.DataFrame, first: str, last: str, admitted_share: float,
-                 thresholds: list[tuple[float, ...]], max_evaluations: int = 500) -> tuple[PriorityProfile, dict[str, float]]:
-    """Least-squares fit of the priority profile by replaying the window."""
-    def loss(x: np.ndarray) -> float:
-        errs = fit_errors(replay(obs, first, last, _profile(x), admitted_share, thresholds), obs)
-        return sum((errs[m] / scale) ** 2 for m, (_, scale) in FIT_SCALES.items())
+                 thresholds: list[tuple[float, ...]], max_evaluations: int = 500,
+                 other_removals_slope: float | None = None) -> tuple[PriorityProfile, dict[str, float]]:
+    """Least-squares fit of the priority profile by replaying the window.
 
-    best = minimize(loss, _unprofile(_START), method="Nelder-Mead",
+    Metrics the window does not publish (65- and 78-week waits before 2021) are left out of the loss.
+    ``other_removals_slope``, when given, is held instead of fitted.
+    """
+    held = other_removals_slope is not None
+    start = _unprofile(_START)[:-1] if held else _unprofile(_START)
+
+    def profile_of(x: np.ndarray) -> PriorityProfile:
+        if not held:
+            return _profile(x)
+        return _profile(np.append(x, 0.0)).model_copy(update={"other_removals_slope": other_removals_slope})
+
+    def loss(x: np.ndarray) -> float:
+        errs = fit_errors(replay(obs, first, last, profile_of(x), admitted_share, thresholds), obs)
+        return sum((errs[m] / scale) ** 2 for m, (_, scale) in FIT_SCALES.items() if not math.isnan(errs[m]))
+
+    best = minimize(loss, start, method="Nelder-Mead",
                     options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-4})
-    profile = _profile(best.x)
+    profile = profile_of(best.x)
     return profile, fit_errors(replay(obs, first, last, profile, admitted_share, thresholds), obs)
+
+
+# The last year before the pandemic, when the list was about three months of clock stops: how trusts order a
+# list that is short for their capacity. Waits over 52 weeks were then a contract breach (NHS Standard
+# Contract 2018/19, zero tolerance), so the 52-week threshold is in force throughout.
+ABUNDANT_WINDOW = ("2018-04", "2019-03")
+ABUNDANT_LONG_WAIT_WEEKS = (52.0,)
+
+
+def observed_weeks_of_work(obs: pd.DataFrame, calib: CalibrationParams, months) -> np.ndarray:
+    """The list at each month's start in weeks of that month's clock stops, deseasonalised."""
+    flows = derived_flows(obs, months, calib.admitted_share_of_list)
+    stops = ((flows.admitted + flows.nonadmitted) / flows.wd).to_numpy()
+    return flows.list_prev.to_numpy() / stops_per_week(stops, stops_season(calib, months))
+
+
+def fit_abundant(obs: pd.DataFrame, calib: CalibrationParams, max_evaluations: int) -> PriorityRegime | None:
+    """The profile of short lists, fitted on ``ABUNDANT_WINDOW``, and the list sizes that bound the two regimes.
+
+    The bounds are the largest list (in weeks of clock stops) of the abundant window and the smallest of
+    ``calib``'s priority window, so each profile is fitted where it alone applies; the other removals'
+    slope is ``calib``'s. None when the observed data do not hold the window (or the month before it) or
+    its lists were not shorter than the priority window's.
+    """
+    first, last = ABUNDANT_WINDOW
+    months = month_range(first, last)
+    needed = [previous_month(first), *months]
+    if not set(needed) <= set(obs.index) or obs.loc[needed, list(CALIBRATION_COLUMNS)].isna().any().any():
+        return None
+    p_months = month_range(calib.priority_fit_first_month or calib.fit_first_month, calib.fit_last_month)
+    low = float(observed_weeks_of_work(obs, calib, months).max())
+    high = float(observed_weeks_of_work(obs, calib, p_months).min())
+    if low >= high:
+        return None
+    thresholds = [ABUNDANT_LONG_WAIT_WEEKS] * len(months)
+    profile, fit = fit_priority(obs, first, last, calib.admitted_share_of_list, thresholds, 3 * max_evaluations,
+                                other_removals_slope=calib.priority.other_removals_slope)
+    return PriorityRegime(priority=profile, fit_first_month=first, fit_last_month=last,
+                          long_wait_weeks=list(ABUNDANT_LONG_WAIT_WEEKS), weeks_abundant=low, weeks_shortage=high,
+                          fit={k: v for k, v in fit.items() if not math.isnan(v)})
 
 
 # Root mean square, over its first 12 months, of a random walk with yearly sd 1:
@@ -369,7 +438,7 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
                                  max_evaluations)
     case_mix, long_wait = size_drifts(obs, targets, last, window_months, admitted_share, priority, max_evaluations)
     other_pct = 100.0 * flows.other_share
-    return CalibrationParams(
+    calib = CalibrationParams(
         name=name,
         data_vintage=data_vintage,
         fit_first_month=first,
@@ -390,6 +459,7 @@ def calibrate(obs: pd.DataFrame, targets: pd.DataFrame, last: str, *, name: str,
         long_wait_evidence=long_wait.evidence,
         fit=fit,
     )
+    return calib.model_copy(update={"abundant": fit_abundant(obs, calib, max_evaluations)})
 
 
 def calibration_yaml(calib: CalibrationParams) -> str:

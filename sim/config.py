@@ -314,6 +314,34 @@ class PriorityProfile(_Model):
     other_removals_slope: float = Field(ge=0, description="Other removals' rate at 52 weeks relative to week 0, minus 1.")
 
 
+class PriorityRegime(_Model):
+    """How trusts order their lists when the list is short for their capacity, and when that applies.
+
+    `priority` (the calibration's own profile) is fitted on a recent year of long lists; this
+    profile on a year when the list was a few months of work. Each month the model weighs the two by
+    the national list in weeks of clock stops (`sim.scenarios.flows.regime_weight`): this profile at
+    or below `weeks_abundant`, the calibration's at or above `weeks_shortage`, linear between
+    (assumption; docs/MODEL.md section 2).
+    """
+
+    priority: PriorityProfile = Field(description="Profile fitted on the abundant window (other_removals_slope: "
+                                      "the calibration's, held).")
+    fit_first_month: Month
+    fit_last_month: Month
+    long_wait_weeks: list[float] = Field(description="Long-wait thresholds in force in the abundant window.")
+    weeks_abundant: float = Field(gt=0, description="Largest national list in weeks of clock stops "
+                                  "(deseasonalised) in the abundant window.")
+    weeks_shortage: float = Field(gt=0, description="Smallest in the calibration's priority window.")
+    fit: dict[str, float] = Field(default_factory=dict, description="RMSE per metric over the abundant window.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PriorityRegime":
+        if self.weeks_abundant >= self.weeks_shortage:
+            raise ValueError(f"weeks_abundant ({self.weeks_abundant}) must be below weeks_shortage "
+                             f"({self.weeks_shortage})")
+        return self
+
+
 class CalibrationParams(_Model):
     """A calibration file: what `sim calibrate` fitted, on which data, how well."""
 
@@ -340,6 +368,9 @@ class CalibrationParams(_Model):
     long_wait_evidence: dict[str, float | str] = Field(default_factory=dict,
                                                        description="How long_wait_annual_sd was sized.")
     fit: dict[str, float] = Field(default_factory=dict, description="Fit statistics (RMSE per metric over the window).")
+    abundant: PriorityRegime | None = Field(
+        default=None, description="The profile of short lists and where it applies (absent: `priority` at every "
+        "list size, as in files written before it, or when the data hold no such year).")
 
 
 def shipped_calibrations() -> list[str]:

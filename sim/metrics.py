@@ -35,6 +35,7 @@ RTT_METRICS = (
     "rtt_other_removals",
     "rtt_waiting_list_admitted",
     "rtt_clock_stops_redeployed",
+    "rtt_priority_shortage_weight",
 )
 
 

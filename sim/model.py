@@ -86,6 +86,12 @@ class NHSModel(mesa.Model):
         # month's hazard as one contiguous [rep, stage, bin] block.
         self._month_working_days = [working_days_in_month(*parse_month(m)) for m in inputs.months]
         self._hazard = np.ascontiguousarray(np.moveaxis(inputs.hazard, 1, 0))
+        # With an abundant profile, each month's priority is geometric between the two (logs kept).
+        self._log_hazard = None if inputs.abundant is None else np.log(self._hazard)
+        self._log_abundant = (None if inputs.abundant is None
+                              else np.log(np.moveaxis(inputs.abundant.hazard, 1, 0)))
+        self._hazard_now = self._hazard[0]
+        self._shortage_weight = np.ones(n_reps)  # of the calibration's profile against the abundant one
         self._no_flow = np.zeros((n_reps, n_rows))
         self._no_rate = np.zeros(n_reps)
         # Capacity redeployment (sim/engine/redeploy.py): activity lent for the next sub-step, and the lists
@@ -96,6 +102,7 @@ class NHSModel(mesa.Model):
         self._own = np.zeros((n_reps, n_rows, flow.N_STAGES)) if inputs.redeploys else None
         self._n_pools = int(inputs.row_pool.max()) + 1 if inputs.redeploys else 0
         self.series = geography.series()
+        self._national = next(i for i, k in enumerate(self.series) if k.level == "national" and k.breakdown == "all")
         self.diagnostics = diagnostics
         self.cancer = cancer
         self.funding = self._funding_agents(finance) if finance is not None else None
@@ -114,6 +121,7 @@ class NHSModel(mesa.Model):
         if self.funding is not None:
             self._agent_calendar()
         self._census(0, flows=False)
+        self._set_priority(0)
         self.env.process(self._weekly_step())
         self.env.process(self._month_end_census())
 
@@ -129,6 +137,8 @@ class NHSModel(mesa.Model):
             self._advance_to(int(self.env.now))
             self._census(k + 1, flows=True)
             self._month = k + 1
+            if self._month < len(self.month_ends):
+                self._set_priority(self._month)
 
     def _funding_agents(self, finance: BatchFinance) -> FundingAgents:
         agents = FundingAgents.for_batch(self, finance, self.geography, self.inputs.months)
@@ -187,6 +197,19 @@ class NHSModel(mesa.Model):
                           self.dates[:n + 1])
 
     # -- engine coupling ----------------------------------------------------
+    def _set_priority(self, m: int) -> None:
+        """Month ``m``'s priority profile. With an abundant profile, each bin's priority is
+        ``shortage ** theta * abundant ** (1 - theta)``, ``theta`` from the national list at the census
+        just taken, so the order follows how short the list has become. Geometric, not linear: a linear
+        mix would hand most of the order to the shortage profile's large weights at small ``theta``."""
+        if self._log_abundant is None:
+            self._hazard_now = self._hazard[m]
+            return
+        national = self.values[:, self._national, self.metric_names.index("rtt_waiting_list"), m]
+        self._shortage_weight = self.inputs.abundant.weight(m, national)
+        theta = self._shortage_weight[:, None, None]
+        self._hazard_now = np.exp(theta * self._log_hazard[m] + (1.0 - theta) * self._log_abundant[m])
+
     def _advance_to(self, t: int, age: bool = False) -> None:
         """Move flows from the last event to ``t`` (both inside one month); age at a week end."""
         if t <= self._now:
@@ -229,7 +252,7 @@ class NHSModel(mesa.Model):
             other_rate=inp.other_removals_share[:, m] * part,
             validation_rate=inp.validation_share[:, m] * part,
             validation_min_bin=inp.validation_min_bin,
-            hazard=self._hazard[m],
+            hazard=self._hazard_now,
             other_profile=inp.other_profile,
             age=age,
             waiting=self._waiting,
@@ -249,7 +272,7 @@ class NHSModel(mesa.Model):
             self.diagnostics.step(min(self._month, len(self._hazard) - 1), 0.0, 0, True)
         flow.advance(self.stock, self.acc, clock_starts=z, nonadmitted_activity=z, admitted_activity=z,
                      dta_share=r, other_rate=r, validation_rate=r, validation_min_bin=0,
-                     hazard=self._hazard[min(self._month, len(self._hazard) - 1)],
+                     hazard=self._hazard_now,
                      other_profile=self.inputs.other_profile, age=True)
         self._last_ageing = self._now
 
@@ -285,6 +308,9 @@ class NHSModel(mesa.Model):
             metrics["rtt_clock_stops"] = metrics["rtt_clock_stops_nonadmitted"] + metrics["rtt_clock_stops_admitted"]
             metrics["rtt_other_removals"] = acc_series[..., flow.ACC_OTHER_REMOVALS]
             metrics["rtt_clock_stops_redeployed"] = acc_series[..., ACC_REDEPLOYED]
+            regime = np.full((by_trust.shape[0], n_series), np.nan)
+            regime[:, self._national] = self._shortage_weight
+            metrics["rtt_priority_shortage_weight"] = regime
             self.acc[...] = 0.0
         if g.test_codes:  # national-by-test series carry diagnostic metrics only
             for name in metrics:

@@ -13,6 +13,32 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class AbundantPriority:
+    """A second priority profile, for lists that are short for their capacity, and where it applies.
+
+    Each month the model weighs ``MonthlyInputs.hazard`` (weight ``theta``) against ``hazard``
+    (``1 - theta``), with ``theta`` from the national list at the month's start in weeks of
+    ``stops_per_week``: 0 at or below ``weeks_abundant``, 1 at or above ``weeks_shortage``.
+
+    Attributes:
+        hazard: ``[R, month, stage, bin]`` the abundant profile.
+        stops_per_week: ``[R, M]`` national clock-stop capacity per week, deseasonalised.
+        weeks_abundant: list in weeks of clock stops at or below which only ``hazard`` applies.
+        weeks_shortage: at or above which only ``MonthlyInputs.hazard`` applies.
+    """
+
+    hazard: np.ndarray
+    stops_per_week: np.ndarray
+    weeks_abundant: float
+    weeks_shortage: float
+
+    def weight(self, month: int, waiting_list: np.ndarray) -> np.ndarray:
+        """``[R]`` weight of the shortage profile in ``month`` for each replication's national list."""
+        weeks = waiting_list / self.stops_per_week[:, month]
+        return np.clip((weeks - self.weeks_abundant) / (self.weeks_shortage - self.weeks_abundant), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class MonthlyInputs:
     """Monthly flow rates for ``R`` replications over ``M`` simulated months.
 
@@ -35,6 +61,7 @@ class MonthlyInputs:
             England, e.g. one ICB's trusts, gets its share of the national flows).
         redeployed_share: ``[R]`` share of a row's spare activity lent to its pool (none: no redeployment).
         row_pool: ``[row]`` each row's redeployment pool (none: no redeployment).
+        abundant: the profile of short lists the model moves to as the list shortens (none: ``hazard`` always).
     """
 
     months: tuple[str, ...]
@@ -52,6 +79,7 @@ class MonthlyInputs:
     national_scale: float = 1.0
     redeployed_share: np.ndarray | None = None
     row_pool: np.ndarray | None = None
+    abundant: AbundantPriority | None = None
 
     def __post_init__(self) -> None:
         shape = (self.row_capacity_share.shape[0], len(self.months))
@@ -64,6 +92,9 @@ class MonthlyInputs:
                 raise ValueError(f"{name} has negative values")
         if self.hazard.ndim != 4 or self.hazard.shape[:2] != shape:
             raise ValueError(f"hazard has shape {self.hazard.shape}, expected [replication, month, stage, bin]")
+        if self.abundant is not None and (self.abundant.hazard.shape != self.hazard.shape
+                                          or self.abundant.stops_per_week.shape != shape):
+            raise ValueError("abundant.hazard and abundant.stops_per_week must match hazard and the months")
         if not np.isclose(self.row_demand_share.sum(), 1.0):
             raise ValueError("row_demand_share must sum to 1")
         if (self.redeployed_share is None) != (self.row_pool is None):

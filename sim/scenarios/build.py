@@ -15,10 +15,11 @@ import numpy as np
 
 from sim.config import CalibrationParams, Scenario
 from sim.engine import redeploy
-from sim.engine.inputs import MonthlyInputs
+from sim.engine.inputs import AbundantPriority, MonthlyInputs
 from sim.metrics import Geography
 from sim.scenarios import long_waits, reforms, validation
-from sim.scenarios.flows import hazard_by_month, other_removals_profile, projected_rates
+from sim.scenarios.flows import (FlowDraws, hazard_by_month, other_removals_profile, projected_rates, stops_per_week,
+                                 stops_season)
 from sim.scenarios.parameters import flow_draws, record_shocks, trust_capacity_multipliers, value
 
 
@@ -85,10 +86,29 @@ def batch_inputs(scenario: Scenario, calib: CalibrationParams, rows: RowLayout, 
         row_demand_share=share,
         row_capacity_share=capacity_share,
         hazard=np.stack([hazard_by_month(calib.priority, thresholds, d.case_mix_shock, d.long_wait_shock) for d in draws]),
+        abundant=abundant_priority(calib, months, thresholds, draws, rates, rows.national_scale),
         other_profile=other_removals_profile(calib.priority),
         national_scale=rows.national_scale,
         redeployed_share=redeployed,
         row_pool=redeployment_pools(rows.geography, spare.within),
+    )
+
+
+def abundant_priority(calib: CalibrationParams, months: tuple[str, ...], thresholds: list[tuple[float, ...]],
+                      draws: list[FlowDraws], rates: dict[str, np.ndarray], national_scale: float) -> AbundantPriority | None:
+    """The calibration's profile of short lists, with the same shocks, and the capacity its list is measured
+    against: the projected clock stops (after levers), deseasonalised."""
+    regime = calib.abundant
+    if regime is None:
+        return None
+    season = stops_season(calib, months)
+    stops = rates["nonadmitted"] * (1.0 - calib.dta_share) + rates["admitted"]
+    return AbundantPriority(
+        hazard=np.stack([hazard_by_month(regime.priority, thresholds, d.case_mix_shock, d.long_wait_shock)
+                         for d in draws]),
+        stops_per_week=stops_per_week(stops * national_scale, season[None, :]),
+        weeks_abundant=regime.weeks_abundant,
+        weeks_shortage=regime.weeks_shortage,
     )
 
 

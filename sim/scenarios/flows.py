@@ -63,6 +63,22 @@ def hazard_by_month(p: PriorityProfile, thresholds: list[tuple[float, ...]], mix
                      for t, x, y in zip(thresholds, mix, drift)])
 
 
+def stops_season(calib: CalibrationParams, months) -> np.ndarray:
+    """Seasonal factor of clock stops per working day in each of ``months``: the two stages' factors weighted
+    by their fitted levels (non-admitted activity less its decisions to admit)."""
+    w_n = calib.nonadmitted_activity.level_per_working_day * (1.0 - calib.dta_share)
+    w_a = calib.admitted_activity.level_per_working_day
+    factors = (w_n * np.asarray(calib.nonadmitted_activity.seasonal_factors)
+               + w_a * np.asarray(calib.admitted_activity.seasonal_factors)) / (w_n + w_a)
+    return factors[[parse_month(m)[1] - 1 for m in months]]
+
+
+def stops_per_week(stops_per_wd, season):
+    """Clock stops per week (5 working days), deseasonalised: the capacity the priority regime measures the
+    list against (``AbundantPriority``: the list in weeks of it)."""
+    return 5.0 * np.asarray(stops_per_wd, dtype=np.float64) / np.asarray(season, dtype=np.float64)
+
+
 def other_removals_profile(p: PriorityProfile, n_bins: int = N_ENGINE_BINS) -> np.ndarray:
     """Relative rate of other (non-treatment) removals by bin: rises with wait (validation finds more)."""
     return 1.0 + p.other_removals_slope * np.minimum(bin_weeks(n_bins), 104.0) / 52.0
