@@ -323,22 +323,32 @@ def observed_weeks_of_work(obs: pd.DataFrame, calib: CalibrationParams, months) 
     return flows.list_prev.to_numpy() / stops_per_week(stops, stops_season(calib, months))
 
 
+def _published_months(obs: pd.DataFrame, first: str, last: str) -> tuple[str, ...]:
+    """Months from ``first`` to ``last`` whose list, flows and previous month's list are all published."""
+    ok = obs[list(CALIBRATION_COLUMNS)].notna().all(axis=1)
+    return tuple(m for m in month_range(first, last)
+                 if ok.get(m, False) and pd.notna(obs.waiting_list.get(previous_month(m))))
+
+
 def fit_abundant(obs: pd.DataFrame, calib: CalibrationParams, max_evaluations: int) -> PriorityRegime | None:
     """The profile of short lists, fitted on ``ABUNDANT_WINDOW``, and the list sizes that bound the two regimes.
 
-    The bounds are the largest list (in weeks of clock stops) of the abundant window and the smallest of
-    ``calib``'s priority window, so each profile is fitted where it alone applies; the other removals'
-    slope is ``calib``'s. None when the observed data do not hold the window (or the month before it) or
-    its lists were not shorter than the priority window's.
+    ``weeks_abundant`` is the longest list (in weeks of clock stops) of any published month before the
+    pandemic, ``weeks_shortage`` the shortest after it up to ``calib``'s cutoff: each profile was seen
+    at every list size on its side, and between them the model interpolates (assumption). The other
+    removals' slope is ``calib``'s. None when the data do not hold the window (or the month before it)
+    or the two ranges overlap.
     """
     first, last = ABUNDANT_WINDOW
     months = month_range(first, last)
-    needed = [previous_month(first), *months]
-    if not set(needed) <= set(obs.index) or obs.loc[needed, list(CALIBRATION_COLUMNS)].isna().any().any():
+    if len(_published_months(obs, first, last)) < len(months):
         return None
-    p_months = month_range(calib.priority_fit_first_month or calib.fit_first_month, calib.fit_last_month)
-    low = float(observed_weeks_of_work(obs, calib, months).max())
-    high = float(observed_weeks_of_work(obs, calib, p_months).min())
+    before = _published_months(obs, obs.index[0], add_months(PANDEMIC[0], -1))
+    after = _published_months(obs, add_months(PANDEMIC[1], 1), calib.fit_last_month)
+    if not after:
+        return None
+    low = float(observed_weeks_of_work(obs, calib, before).max())
+    high = float(observed_weeks_of_work(obs, calib, after).min())
     if low >= high:
         return None
     thresholds = [ABUNDANT_LONG_WAIT_WEEKS] * len(months)
